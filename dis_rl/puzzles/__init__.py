@@ -1,0 +1,26 @@
+"""The puzzle layer: the one home of domain knowledge (numpy only, no torch).
+
+``get_domain(name)`` returns the domain object (verifier, distance, rendering) of a family;
+``load_puzzles(cfg)`` builds the train and test `PuzzleSet` of a data config.
+"""
+
+from __future__ import annotations
+
+from dis_rl.puzzles.base import PAD, Domain, PuzzleSet
+from dis_rl.puzzles.nqueens import DOMAIN as NQUEENS
+
+_DOMAINS: dict[str, Domain] = {"nqueens": NQUEENS}
+
+
+def register_domain(domain: Domain) -> None:
+    _DOMAINS[domain.name] = domain
+
+
+def get_domain(name: str) -> Domain:
+    try:
+        return _DOMAINS[name]
+    except KeyError:
+        raise ValueError(f"unknown puzzle domain {name!r}; known: {sorted(_DOMAINS)}") from None
+
+
+__all__ = ["PAD", "Domain", "PuzzleSet", "get_domain", "register_domain"]

@@ -1,0 +1,202 @@
+"""8x8 N-Queens completion: generator, dihedral augmentation, verifier and rendering.
+
+Tokens: 0 pad (unused on the full board), 1 empty, 2 queen; sequence length 64, row-major.
+A puzzle gives ``Q`` queens (1..7) of some full solution; the answer is any placement of
+8 mutually non-attacking queens that keeps every given queen. Boards often have several
+completions, so scoring uses the verifier, not only the stored label.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from dis_rl.puzzles.base import PuzzleSet
+from dis_rl.puzzles.render import colours_to_rgb
+
+SIZE = 8
+EMPTY, QUEEN = 1, 2
+VOCAB_SIZE = 3
+SEQ_LEN = SIZE * SIZE
+
+
+@lru_cache(maxsize=1)
+def all_solutions() -> np.ndarray:
+    """The 92 solutions of 8-queens as token boards ``[92, 64]`` (lexicographic order)."""
+    found: list[list[int]] = []
+
+    def place(row: int, cols: list[int]) -> None:
+        if row == SIZE:
+            found.append(list(cols))
+            return
+        for c in range(SIZE):
+            if all(c != pc and abs(c - pc) != row - pr for pr, pc in enumerate(cols)):
+                cols.append(c)
+                place(row + 1, cols)
+                cols.pop()
+
+    place(0, [])
+    boards = np.full((len(found), SEQ_LEN), EMPTY, dtype=np.uint8)
+    for i, cols in enumerate(found):
+        boards[i, np.arange(SIZE) * SIZE + np.asarray(cols)] = QUEEN
+    boards.setflags(write=False)
+    return boards
+
+
+def dihedral(boards: np.ndarray, k: int) -> np.ndarray:
+    """Apply dihedral transform ``k`` (0..7: rotations by k*90 degrees, then a transpose for k>=4)."""
+    grid = boards.reshape(-1, SIZE, SIZE)
+    grid = np.rot90(grid, k % 4, axes=(1, 2))
+    if k >= 4:
+        grid = grid.transpose(0, 2, 1)
+    return np.ascontiguousarray(grid).reshape(boards.shape)
+
+
+def _canonical_keys(inputs: np.ndarray) -> set[bytes]:
+    """Bytes of every dihedral image of every board: two puzzles 'meet' if any keys coincide."""
+    return {dihedral(inputs, k)[i].tobytes() for k in range(8) for i in range(len(inputs))}
+
+
+def _sample_puzzles(rng: np.random.Generator, count: int, min_queens: int, max_queens: int):
+    solutions = all_solutions()
+    labels = solutions[rng.integers(0, len(solutions), size=count)].copy()
+    inputs = np.full_like(labels, EMPTY)
+    for i in range(count):
+        q = int(rng.integers(min_queens, max_queens + 1))
+        queens = np.flatnonzero(labels[i] == QUEEN)
+        inputs[i, rng.choice(queens, size=q, replace=False)] = QUEEN
+    return inputs, labels
+
+
+def generate(
+    num_train: int = 800,
+    num_test: int = 200,
+    seed: int = 0,
+    min_queens: int = 1,
+    max_queens: int = 7,
+    augment: bool = True,
+) -> tuple[PuzzleSet, PuzzleSet]:
+    """Train and test sets. Test inputs are distinct and none of their dihedral images occurs
+    in training. Training holds ``num_train`` base puzzles, each with its dihedral images
+    (de-duplicated) when ``augment``; a test board never matches a training board under any transform."""
+    if not 1 <= min_queens <= max_queens <= SIZE - 1:
+        raise ValueError(f"need 1 <= min_queens <= max_queens <= 7, got {min_queens}..{max_queens}")
+    rng = np.random.default_rng(seed)
+
+    test_in: list[np.ndarray] = []
+    test_lab: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    while len(test_in) < num_test:
+        x, y = _sample_puzzles(rng, 1, min_queens, max_queens)
+        keys = _canonical_keys(x)
+        if keys & seen:
+            continue
+        seen |= keys
+        test_in.append(x[0])
+        test_lab.append(y[0])
+
+    train_in: list[np.ndarray] = []
+    train_lab: list[np.ndarray] = []
+    train_seen: set[bytes] = set()
+    attempts = 0
+    while len(train_in) < num_train:
+        attempts += 1
+        if attempts > 100 * num_train + 10_000:
+            raise RuntimeError("could not draw enough distinct N-Queens training puzzles")
+        x, y = _sample_puzzles(rng, 1, min_queens, max_queens)
+        keys = _canonical_keys(x)
+        if keys & seen:  # would leak a test board (under some symmetry) into training
+            continue
+        if x[0].tobytes() in train_seen:
+            continue
+        train_seen.add(x[0].tobytes())
+        train_in.append(x[0])
+        train_lab.append(y[0])
+
+    tr_x, tr_y = np.stack(train_in), np.stack(train_lab)
+    if augment:
+        xs, ys, seen_pairs = [], [], set()
+        for k in range(8):
+            ax, ay = dihedral(tr_x, k), dihedral(tr_y, k)
+            for i in range(len(ax)):
+                key = ax[i].tobytes() + ay[i].tobytes()
+                if key not in seen_pairs:
+                    seen_pairs.add(key)
+                    xs.append(ax[i])
+                    ys.append(ay[i])
+        tr_x, tr_y = np.stack(xs), np.stack(ys)
+
+    def make(x: np.ndarray, y: np.ndarray, name: str) -> PuzzleSet:
+        return PuzzleSet(
+            domain="nqueens",
+            inputs=x.astype(np.uint8),
+            labels=y.astype(np.uint8),
+            puzzle_ids=np.zeros(len(x), dtype=np.int64),
+            vocab_size=VOCAB_SIZE,
+            grid_shape=(SIZE, SIZE),
+            num_puzzle_ids=1,
+            name=name,
+        )
+
+    return make(tr_x, tr_y, "nqueens-train"), make(np.stack(test_in), np.stack(test_lab), "nqueens-test")
+
+
+class NQueensDomain:
+    """Domain knowledge for 8x8 N-Queens completion (see module docstring)."""
+
+    name = "nqueens"
+    vocab_size = VOCAB_SIZE
+    grid_shape = (SIZE, SIZE)
+
+    def verify(self, inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        inputs, preds = np.atleast_2d(inputs), np.atleast_2d(preds)
+        queens = preds.reshape(-1, SIZE, SIZE) == QUEEN
+        only_valid_tokens = np.isin(preds, (EMPTY, QUEEN)).all(axis=1)
+        rows_ok = (queens.sum(axis=2) == 1).all(axis=1)
+        cols_ok = (queens.sum(axis=1) == 1).all(axis=1)
+        # Diagonals: flip for anti-diagonals; trace offsets -7..7 each hold at most one queen.
+        diag = np.stack([np.trace(queens, offset=o, axis1=1, axis2=2) for o in range(-7, 8)], axis=1)
+        anti = np.stack([np.trace(queens[:, :, ::-1], offset=o, axis1=1, axis2=2) for o in range(-7, 8)], axis=1)
+        diags_ok = (diag <= 1).all(axis=1) & (anti <= 1).all(axis=1)
+        givens_kept = ((inputs != QUEEN) | (preds == QUEEN)).all(axis=1)
+        return only_valid_tokens & rows_ok & cols_ok & diags_ok & givens_kept
+
+    def distance(self, inputs: np.ndarray, answers: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Hamming distance to the nearest of the 92 solutions that keeps the givens."""
+        inputs, answers = np.atleast_2d(inputs), np.atleast_2d(answers)
+        sols = all_solutions()
+        consistent = ((inputs[:, None, :] != QUEEN) | (sols[None] == QUEEN)).all(axis=2)  # [N, 92]
+        dist = (answers[:, None, :] != sols[None]).sum(axis=2)
+        dist = np.where(consistent, dist, SEQ_LEN + 1)
+        return dist.min(axis=1)
+
+    def scored_cells(self, labels: np.ndarray) -> np.ndarray:
+        return np.full(len(np.atleast_2d(labels)), SEQ_LEN, dtype=np.int64)
+
+    def render_text(self, tokens: np.ndarray, givens: np.ndarray | None = None) -> str:
+        """Board as text: ``Q`` queen (``q`` when it was given), ``.`` empty, ``?`` anything else."""
+        tokens = np.asarray(tokens).reshape(SIZE, SIZE)
+        given = None if givens is None else np.asarray(givens).reshape(SIZE, SIZE) == QUEEN
+        lines = []
+        for r in range(SIZE):
+            cells = []
+            for c in range(SIZE):
+                t = tokens[r, c]
+                ch = "Q" if t == QUEEN else "." if t == EMPTY else "?"
+                if ch == "Q" and given is not None and given[r, c]:
+                    ch = "q"
+                cells.append(ch)
+            lines.append(" ".join(cells))
+        return "\n".join(lines)
+
+    def render_rgb(self, tokens: np.ndarray, cell: int = 16) -> np.ndarray:
+        tokens = np.asarray(tokens).reshape(SIZE, SIZE)
+        # Chequered board in two greys, queens yellow (ARC colour 4), other tokens red.
+        colours = np.where((np.add.outer(np.arange(SIZE), np.arange(SIZE)) % 2) == 0, 5, 0)
+        colours = np.where(tokens == QUEEN, 4, colours)
+        colours = np.where(np.isin(tokens, (EMPTY, QUEEN)), colours, 2)
+        return colours_to_rgb(colours, cell=cell)
+
+
+DOMAIN = NQueensDomain()

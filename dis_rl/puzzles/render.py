@@ -1,0 +1,43 @@
+"""Shared rendering helpers: the standard ARC palette, cell images and ANSI colour blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The ten ARC colours (0 black .. 9 maroon), as used by the ARC-AGI testing interface.
+ARC_PALETTE = np.array(
+    [
+        (0, 0, 0),
+        (0, 116, 217),
+        (255, 65, 54),
+        (46, 204, 64),
+        (255, 220, 0),
+        (170, 170, 170),
+        (240, 18, 190),
+        (255, 133, 27),
+        (127, 219, 255),
+        (135, 12, 37),
+    ],
+    dtype=np.uint8,
+)
+# Colour of padding / outside-the-grid cells in images.
+PAD_RGB = np.array((40, 40, 40), dtype=np.uint8)
+
+
+def colours_to_rgb(colours: np.ndarray, cell: int = 8, grid_line: bool = True) -> np.ndarray:
+    """Paint an ``[H, W]`` array of ARC colours (-1 = padding) as an ``[H*cell, W*cell, 3]`` image."""
+    colours = np.asarray(colours)
+    rgb = np.where(colours[..., None] >= 0, ARC_PALETTE[np.clip(colours, 0, 9)], PAD_RGB)
+    image = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)
+    if grid_line and cell >= 4:
+        image[::cell, :, :] = 64
+        image[:, ::cell, :] = 64
+    return image.astype(np.uint8)
+
+
+def ansi_block(colour: int) -> str:
+    """Two spaces on an ANSI 24-bit background of the given ARC colour (-1 = padding)."""
+    if colour < 0:
+        return "  "
+    r, g, b = (int(v) for v in ARC_PALETTE[colour])
+    return f"\x1b[48;2;{r};{g};{b}m  \x1b[0m"
