@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dis_rl.puzzles.base import PAD, Domain, PuzzleSet
+from dis_rl.puzzles.base import PAD, Domain, ExampleSource, PuzzleSet
 from dis_rl.puzzles.nqueens import DOMAIN as NQUEENS
 
 _DOMAINS: dict[str, Domain] = {"nqueens": NQUEENS}
@@ -23,4 +23,4 @@ def get_domain(name: str) -> Domain:
         raise ValueError(f"unknown puzzle domain {name!r}; known: {sorted(_DOMAINS)}") from None
 
 
-__all__ = ["PAD", "Domain", "PuzzleSet", "get_domain", "register_domain"]
+__all__ = ["PAD", "Domain", "ExampleSource", "PuzzleSet", "get_domain", "register_domain"]

@@ -99,3 +99,23 @@ class Domain(Protocol):
     def render_rgb(self, tokens: np.ndarray) -> np.ndarray:
         """One example ``[L]`` as an ``[H, W, 3]`` uint8 image."""
         ...
+
+
+@runtime_checkable
+class ExampleSource(Protocol):
+    """What the trainer reads: a fixed number of examples, each computed from its index alone
+    (so augmentation can happen on the fly and a run resumes at any data position).
+
+    `PuzzleSet` is one; augmented sources (ARC, Sudoku) map an index to (example, augmentation).
+    """
+
+    domain: str
+    vocab_size: int
+    grid_shape: tuple[int, int]
+    num_puzzle_ids: int
+
+    def __len__(self) -> int: ...
+
+    def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """``inputs [B, L]``, ``labels [B, L]``, ``puzzle_ids [B]`` as int64 arrays."""
+        ...
