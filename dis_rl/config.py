@@ -1,0 +1,233 @@
+"""One config system: YAML -> typed dataclasses, strict, with ``key=value`` overrides.
+
+Unknown or misspelled keys, wrong types and out-of-range values raise `ConfigError` naming the
+key and the file before any work starts. The resolved config is saved in every run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dis_rl.model.trm import PRESETS, ModelConfig
+
+
+class ConfigError(ValueError):
+    """A user-caused configuration problem (bad file, key, type or value)."""
+
+
+@dataclass
+class DataConfig:
+    domain: str = "nqueens"  # nqueens | sudoku | arc
+    seed: int = 0  # seed of the puzzle generator / augmentation
+    num_train: int = 800  # base training puzzles (generated domains)
+    num_test: int = 200  # test puzzles (generated domains)
+    augment: bool = True  # training augmentation (dihedral for N-Queens)
+
+    def validate(self) -> None:
+        if self.num_train < 1 or self.num_test < 1:
+            raise ValueError("data.num_train and data.num_test must be >= 1")
+
+
+@dataclass
+class TrainConfig:
+    method: str = "dis"  # dis (Deep Improvement Supervision); trm is added by the TRM trainer
+    supervision_steps: int = 6  # N_sup
+    targets: str = "path"  # target generator: path | mask | replace (DIS)
+    step_input: str = "input"  # what each step embeds: input (paper) | prediction (public DIS code)
+    loss: str = "softmax"  # softmax | stablemax
+    optimizer: str = "adamw"  # adamw | adam_atan2
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.1
+    warmup_steps: int = 100  # optimiser steps of linear warm-up
+    grad_clip: float = 1.0  # max global grad norm; 0 disables
+    puzzle_emb_lr: float = 1e-2
+    puzzle_emb_weight_decay: float = 0.1
+    ema: float = 0.0  # EMA decay for evaluation weights; 0 disables
+    batch_size: int = 64
+    max_batches: int = 1000  # training length in batches (DIS: N_sup optimiser steps each)
+    max_seconds: float = 0.0  # wall-clock cap (0: none); the run stops cleanly and saves
+    eval_every: int = 200  # batches between evaluations (0: only at the end)
+    eval_batch_size: int = 200
+    checkpoint_every: int = 200  # batches between checkpoints (0: only at the end)
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"  # fp32 | bf16 (autocast; master weights stay fp32)
+    threads: int = 0  # torch CPU threads (0: torch's default)
+
+    def validate(self) -> None:
+        positive = ("supervision_steps", "batch_size", "max_batches", "eval_batch_size", "log_every", "keep_checkpoints")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.puzzle_emb_lr < 0:
+            raise ValueError(f"train.lr must be > 0 and train.puzzle_emb_lr >= 0, got {self.lr}, {self.puzzle_emb_lr}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"train.ema must lie in [0, 1), got {self.ema}")
+        choices = {
+            "targets": ("path", "mask", "replace"),
+            "step_input": ("input", "prediction"),
+            "loss": ("softmax", "stablemax"),
+            "optimizer": ("adamw", "adam_atan2"),
+            "precision": ("fp32", "bf16"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"train.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("weight_decay", "warmup_steps", "grad_clip", "max_seconds", "eval_every", "checkpoint_every", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class RunConfig:
+    name: str = "nqueens_dis"
+    out_dir: str = "runs"
+    preset: str = ""  # optional model preset applied under the model section: compact | medium
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        if self.preset and self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        for part in (self.data, self.model, self.train):
+            part.validate()
+        if self.model.step_embedding and self.model.step_embedding <= self.train.supervision_steps:
+            raise ValueError(
+                f"model.step_embedding ({self.model.step_embedding}) must exceed train.supervision_steps "
+                f"({self.train.supervision_steps}): step indices run 1..N_sup"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against a dataclass field type (ints are accepted for floats)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: {value!r} does not match {annotation}")
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{key}: expected null, got {value!r}")
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is list:
+        (arg,) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, arg, f"{key}[{i}]") for i, v in enumerate(value)]
+    if annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads '3e-4' (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise AssertionError(f"unsupported config annotation {annotation} at {key}")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        import difflib
+
+        hint = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        suggestion = f" (did you mean '{where}{hint[0]}'?)" if hint else ""
+        raise ConfigError(f"unknown key {where}{unknown[0]}{suggestion}; valid keys: {sorted(fields)}")
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        annotation = hints[name]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[name] = _build(annotation, value, key)
+        else:
+            kwargs[name] = _coerce(value, annotation, key)
+    return cls(**kwargs)
+
+
+def _set_override(tree: dict, dotted: str, raw: str) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted}: {part} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RunConfig:
+    data = dict(data or {})
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. train.lr=3e-4)")
+        key, raw = item.split("=", 1)
+        _set_override(data, key.strip(), raw)
+    preset = data.get("preset", "")
+    if preset:
+        if preset not in PRESETS:
+            raise ConfigError(f"{source}: preset must be one of {sorted(PRESETS)}, got {preset!r}")
+        data["model"] = {**PRESETS[preset], **(data.get("model") or {})}
+    try:
+        cfg = _build(RunConfig, data, "")
+        cfg.validate()
+    except (ConfigError, ValueError) as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return config_from_dict(data, overrides, source=str(path))
+
+
+def save_config(cfg: RunConfig, path: str | Path) -> None:
+    data = cfg.to_dict()
+    data["train"]["betas"] = list(data["train"]["betas"])
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))

@@ -1,0 +1,174 @@
+"""The Tiny Recursive Model: one tiny network refining an answer state ``y`` and a latent ``z``.
+
+One *cycle*: ``n`` times ``z = net(z, y + x)``, then ``y = net(y, z)``. One *refinement step*
+runs ``T`` cycles, the first ``T - 1`` without gradients, and reads logits from ``y`` before
+and after. DIS, TRM, the CFG agent and the guidance sweeps are all built on `TRM.step`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from dis_rl.model.layers import Block, Linear, trunc_normal_
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the TRM backbone; `PRESETS` holds the paper's sizes."""
+
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 2
+    expansion: float = 4.0
+    variant: str = "attention"  # "attention" or "mlp" (SwiGLU across tokens, Sudoku)
+    cycles: int = 1  # T: cycles per refinement step, the first T-1 without gradients
+    latent_steps: int = 2  # n: latent updates per cycle
+    puzzle_emb_len: int = 16  # P: prefix positions before the grid (slot 0 holds the puzzle vector)
+    puzzle_emb_width: int = 0  # 0: hidden size; smaller saves memory on large id tables
+    puzzle_emb: bool = True  # learn one vector per puzzle id (needs num_puzzle_ids > 1)
+    step_embedding: int = 8  # rows of the integer step-index embedding; 0 disables it
+    halting_head: bool = False
+    rope_base: float = 10000.0
+
+    def validate(self) -> None:
+        for name in ("hidden", "layers", "heads", "cycles", "latent_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.variant not in ("attention", "mlp"):
+            raise ValueError(f"model.variant must be 'attention' or 'mlp', got {self.variant!r}")
+        if self.variant == "attention" and self.hidden % self.heads:
+            raise ValueError(f"model.hidden ({self.hidden}) must be divisible by model.heads ({self.heads})")
+        if self.puzzle_emb_len < 1:
+            raise ValueError("model.puzzle_emb_len must be >= 1 (slot 0 carries the puzzle vector)")
+        if not 0 <= self.puzzle_emb_width <= self.hidden:
+            raise ValueError(f"model.puzzle_emb_width must be in [0, hidden={self.hidden}]")
+        if self.step_embedding < 0:
+            raise ValueError("model.step_embedding must be >= 0")
+
+    @property
+    def calls_per_step(self) -> int:
+        """Network calls per example per refinement step: ``T * (n + 1)``."""
+        return self.cycles * (self.latent_steps + 1)
+
+
+PRESETS: dict[str, dict] = {
+    "compact": {"hidden": 256, "layers": 1, "heads": 8},
+    "medium": {"hidden": 512, "layers": 2, "heads": 8},
+}
+
+
+class Carry(NamedTuple):
+    y: torch.Tensor  # answer state [B, P + L, D]
+    z: torch.Tensor  # latent state [B, P + L, D]
+
+
+class StepOutput(NamedTuple):
+    carry: Carry  # detached: supervision steps never backpropagate into earlier steps
+    logits_before: torch.Tensor  # head(y) before this step's reasoning update [B, L, V]
+    logits_after: torch.Tensor  # head(y) after it [B, L, V]
+    halt_logits: torch.Tensor | None  # [B, 2] (halt, continue) when the halting head exists
+
+
+class TRM(nn.Module):
+    def __init__(self, cfg: ModelConfig, vocab_size: int, seq_len: int, num_puzzle_ids: int = 1) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg, self.vocab_size, self.seq_len = cfg, vocab_size, seq_len
+        d, total_len = cfg.hidden, cfg.puzzle_emb_len + seq_len
+        self.embed_scale = math.sqrt(d)
+        self.tokens = nn.Embedding(vocab_size, d)
+        trunc_normal_(self.tokens.weight, 1 / math.sqrt(d))
+        self.step_emb: nn.Embedding | None = None
+        if cfg.step_embedding:
+            self.step_emb = nn.Embedding(cfg.step_embedding, d)
+            trunc_normal_(self.step_emb.weight, 1 / math.sqrt(d))
+        self.puzzle_emb: nn.Embedding | None = None
+        if cfg.puzzle_emb and num_puzzle_ids > 1:
+            width = cfg.puzzle_emb_width or d
+            # Sparse gradients: a batch touches a handful of the (up to ~1M) rows.
+            self.puzzle_emb = nn.Embedding(num_puzzle_ids, width, sparse=True)
+            nn.init.zeros_(self.puzzle_emb.weight)
+        self.blocks = nn.ModuleList(
+            Block(d, cfg.heads, total_len, cfg.expansion, cfg.variant, cfg.rope_base) for _ in range(cfg.layers)
+        )
+        self.head = Linear(d, vocab_size)
+        self.halt_head: Linear | None = None
+        if cfg.halting_head:
+            self.halt_head = Linear(d, 2, bias=True)
+            with torch.no_grad():
+                self.halt_head.weight.zero_()
+                self.halt_head.bias.fill_(-5.0)
+        # Fixed random initial states, broadcast to every position; not trained.
+        self.register_buffer("y_init", trunc_normal_(torch.empty(d), 1.0))
+        self.register_buffer("z_init", trunc_normal_(torch.empty(d), 1.0))
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def num_parameters(self, include_puzzle_emb: bool = False) -> int:
+        """Trainable parameters; the puzzle-embedding table is excluded by convention."""
+        return sum(
+            p.numel()
+            for name, p in self.named_parameters()
+            if include_puzzle_emb or not name.startswith("puzzle_emb.")
+        )
+
+    def dense_parameters(self) -> list[nn.Parameter]:
+        return [p for n, p in self.named_parameters() if not n.startswith("puzzle_emb.")]
+
+    # -- the recursion -----------------------------------------------------------------------
+    def initial_carry(self, batch_size: int) -> Carry:
+        shape = (batch_size, self.cfg.puzzle_emb_len + self.seq_len, self.cfg.hidden)
+        return Carry(self.y_init.expand(shape).clone(), self.z_init.expand(shape).clone())
+
+    def embed(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor | None = None, step: int | None = None) -> torch.Tensor:
+        """Input injection ``x [B, P + L, D]``: token embeddings behind a prefix whose slot 0 holds
+        the puzzle vector, plus the step embedding, all scaled by ``sqrt(D)``."""
+        b = inputs.shape[0]
+        tok = self.tokens(inputs)
+        prefix = tok.new_zeros(b, self.cfg.puzzle_emb_len, self.cfg.hidden)
+        if self.puzzle_emb is not None and puzzle_ids is not None:
+            vec = self.puzzle_emb(puzzle_ids).to(tok.dtype)
+            prefix[:, 0, : vec.shape[-1]] = vec
+        x = torch.cat([prefix, tok], dim=1)
+        if self.step_emb is not None and step is not None:
+            if not 0 <= step < self.step_emb.num_embeddings:
+                raise ValueError(
+                    f"step {step} is outside the step embedding (model.step_embedding="
+                    f"{self.step_emb.num_embeddings}); raise it to at least the number of steps + 1"
+                )
+            x = x + self.step_emb.weight[step]
+        return x * self.embed_scale
+
+    def net(self, state: torch.Tensor, injection: torch.Tensor) -> torch.Tensor:
+        h = state + injection
+        for block in self.blocks:
+            h = block(h)
+        return h
+
+    def _cycle(self, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        for _ in range(self.cfg.latent_steps):
+            z = self.net(z, y + x)
+        return self.net(y, z), z
+
+    def readout(self, y: torch.Tensor) -> torch.Tensor:
+        return self.head(y[:, self.cfg.puzzle_emb_len :])
+
+    def step(self, carry: Carry, x: torch.Tensor, skip_reasoning: torch.Tensor | None = None) -> StepOutput:
+        """One refinement step. ``skip_reasoning`` (bool ``[B]``, optional) keeps ``y`` of the
+        marked examples unchanged: the classifier-free 'unconditional' branch."""
+        y, z = carry
+        logits_before = self.readout(y)
+        with torch.no_grad():
+            for _ in range(self.cfg.cycles - 1):
+                y, z = self._cycle(y, z, x)
+        y, z = self._cycle(y, z, x)
+        if skip_reasoning is not None:
+            keep = skip_reasoning.view(-1, 1, 1)
+            y = torch.where(keep, carry.y, y)
+        logits_after = self.readout(y)
+        halt = self.halt_head(y[:, 0]) if self.halt_head is not None else None
+        return StepOutput(Carry(y.detach(), z.detach()), logits_before, logits_after, halt)

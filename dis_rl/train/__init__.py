@@ -1,0 +1,15 @@
+"""Trainers: one shared loop (`Trainer`), methods registered by name (``train.method``)."""
+
+from dis_rl.train.dis import DISMethod
+from dis_rl.train.loop import METHODS, RoundStats, Trainer, TrainingDiverged, register_method
+
+register_method("dis", DISMethod)
+
+
+def train(cfg, run_dir=None, resume: bool = False, progress: bool = True):
+    """Train ``cfg`` (a `RunConfig`) in ``run_dir`` (default ``out_dir/name``); returns the final
+    `EvalResult`. Also available as ``dis-rl train CONFIG``."""
+    return Trainer(cfg, run_dir, progress).run(resume=resume)
+
+
+__all__ = ["METHODS", "RoundStats", "Trainer", "TrainingDiverged", "register_method", "train"]

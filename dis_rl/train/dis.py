@@ -1,0 +1,59 @@
+"""Deep Improvement Supervision (paper Fig. 3; REFERENCE.md section 1).
+
+One round = one batch: draw the batch's target frames from ``Phi``, then for each supervision
+step ``s = 1..N_sup`` run one refinement step (``T`` cycles, ``n`` latent updates), take
+``w_s * CE(logits_after, y_s)`` and make one optimiser step; the carry is detached between
+steps. No halting head, no extra forward pass. Network calls: ``N_sup * T * (n + 1)`` per example.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from dis_rl.losses import cross_entropy
+from dis_rl.rollout import next_step_input
+from dis_rl.targets import make_frames, step_weights
+
+if TYPE_CHECKING:
+    from dis_rl.train.loop import RoundStats, Trainer
+
+
+class DISMethod:
+    name = "dis"
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.t = trainer
+        self.weights = step_weights(trainer.cfg.train.supervision_steps)
+
+    def calls_per_example(self) -> int:
+        return self.t.cfg.train.supervision_steps * self.t.cfg.model.calls_per_step
+
+    def train_round(self) -> RoundStats:
+        from dis_rl.train.loop import RoundStats
+
+        t, tc = self.t, self.t.cfg.train
+        batch = t.next_batch(tc.batch_size)
+        inputs, labels, pids = batch["inputs"], batch["labels"], batch["puzzle_ids"]
+        frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, t.vocab_size, t.target_rng)
+        carry = t.model.initial_carry(inputs.shape[0])
+        losses, previous = [], None
+        for s in range(1, tc.supervision_steps + 1):
+            with t.autocast():
+                x = t.model.embed(next_step_input(tc.step_input, inputs, previous), pids, s)
+                out = t.model.step(carry, x)
+                loss = self.weights[s - 1] * cross_entropy(out.logits_after, frames[s - 1], tc.loss).mean()
+            t.optimizer_step(loss)
+            carry, previous = out.carry, out.logits_after.detach()
+            losses.append(float(loss.detach()))
+        n = inputs.shape[0]
+        return RoundStats(losses=losses, examples=n, network_calls=n * self.calls_per_example(),
+                          optimizer_steps=tc.supervision_steps)
+
+    # DIS keeps no state between rounds.
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass

@@ -1,0 +1,293 @@
+"""The training loop every method shares: optimisers, warm-up, logging, evaluation,
+checkpoints, resume and the NaN guard. Methods (DIS, TRM, ...) only say what one round does.
+
+Read top to bottom: `Trainer.__init__` builds data, model and optimisers from the config;
+`Trainer.run` loops rounds until the budget is spent, logging to TensorBoard and JSONL,
+evaluating and checkpointing on schedule, and returns the final evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from dis_rl.checkpoint import CheckpointError, git_commit, load_checkpoint, optimizer_state, save_checkpoint
+from dis_rl.config import RunConfig, save_config
+from dis_rl.data import build_data
+from dis_rl.device import autocast, resolve_device
+from dis_rl.evaluate import EvalResult, evaluate
+from dis_rl.model.trm import TRM
+from dis_rl.optim import EMA, AdamAtan2, SignSGD, warmup_factor
+from dis_rl.train.stream import ExampleStream
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class RoundStats:
+    losses: list[float]  # one per optimiser step (DIS: per supervision step)
+    examples: int  # new examples consumed
+    network_calls: int  # network calls made in this round, summed over examples
+    optimizer_steps: int
+
+
+class Method(Protocol):
+    name: str
+
+    def train_round(self) -> RoundStats: ...
+    def calls_per_example(self) -> int: ...
+    def state_tensors(self) -> dict[str, torch.Tensor]: ...
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None: ...
+
+
+METHODS: dict[str, type] = {}
+
+
+def register_method(name: str, cls: type) -> None:
+    METHODS[name] = cls
+
+
+def build_model(cfg: RunConfig, vocab_size: int, seq_len: int, num_puzzle_ids: int) -> TRM:
+    return TRM(cfg.model, vocab_size, seq_len, num_puzzle_ids)
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, progress: bool = True) -> None:
+        self.cfg, tc = cfg, cfg.train
+        if tc.method not in METHODS:
+            raise ValueError(f"train.method {tc.method!r} is unknown; available: {sorted(METHODS)}")
+        self.run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
+        self.progress = progress
+        self.device = resolve_device(tc.device)
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
+        torch.manual_seed(tc.seed)
+
+        self.train_source, self.test_set = build_data(cfg.data)
+        self.vocab_size = self.train_source.vocab_size
+        self.seq_len = self.test_set.seq_len
+        self.model = build_model(cfg, self.vocab_size, self.seq_len, self.train_source.num_puzzle_ids).to(self.device)
+        self.stream = ExampleStream(self.train_source, tc.seed)
+        self.target_rng = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
+
+        dense = self.model.dense_parameters()
+        if tc.optimizer == "adam_atan2":
+            opt: torch.optim.Optimizer = AdamAtan2(dense, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
+        else:
+            opt = torch.optim.AdamW(dense, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {"model": opt}
+        self.base_lrs = {"model": tc.lr}
+        if self.model.puzzle_emb is not None:
+            self.optimizers["puzzle_emb"] = SignSGD(
+                self.model.puzzle_emb.parameters(), lr=tc.puzzle_emb_lr, weight_decay=tc.puzzle_emb_weight_decay
+            )
+            self.base_lrs["puzzle_emb"] = tc.puzzle_emb_lr
+        self.ema = EMA(self.model, tc.ema) if tc.ema > 0 else None
+        self.method: Method = METHODS[tc.method](self)
+
+        self.batches = 0
+        self.opt_steps = 0
+        self.examples = 0
+        self.network_calls = 0
+        self.elapsed = 0.0
+        self.writer = None
+
+    # -- services for methods ------------------------------------------------------------------
+    def autocast(self):
+        return autocast(self.device, self.cfg.train.precision)
+
+    def next_batch(self, n: int) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(v).to(self.device) for k, v in self.stream.next(n).items()}
+
+    def optimizer_step(self, loss: torch.Tensor) -> None:
+        """Backward, clip, one step of every optimiser at the warm-up LR, EMA; stop on NaN."""
+        if not torch.isfinite(loss.detach()):
+            raise TrainingDiverged(
+                f"loss became {float(loss)} at optimiser step {self.opt_steps} (batch {self.batches}); "
+                f"the last good checkpoint in {self.run_dir / 'checkpoints'} is kept. Try a lower train.lr, "
+                "train.loss=stablemax or train.precision=fp32."
+            )
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.dense_parameters(), self.cfg.train.grad_clip)
+        factor = warmup_factor(self.opt_steps, self.cfg.train.warmup_steps)
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = self.base_lrs[name] * factor
+            opt.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.opt_steps += 1
+
+    @property
+    def lr(self) -> float:
+        return self.base_lrs["model"] * warmup_factor(max(self.opt_steps - 1, 0), self.cfg.train.warmup_steps)
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def eval_model(self) -> TRM:
+        return self.ema.shadow if self.ema is not None else self.model
+
+    def evaluate(self) -> EvalResult:
+        tc = self.cfg.train
+        return evaluate(
+            self.eval_model(), self.test_set, tc.supervision_steps, tc.step_input, tc.eval_batch_size,
+            device=self.device, precision=tc.precision,
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint_meta(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(),
+            "data": {
+                "domain": self.test_set.domain,
+                "vocab_size": self.vocab_size,
+                "seq_len": self.seq_len,
+                "num_puzzle_ids": self.train_source.num_puzzle_ids,
+            },
+            "trainer": {
+                "batches": self.batches,
+                "opt_steps": self.opt_steps,
+                "examples": self.examples,
+                "network_calls": self.network_calls,
+                "elapsed_s": self.elapsed,
+                "stream": self.stream.state(),
+            },
+            "commit": git_commit(),
+            "seed": self.cfg.train.seed,
+            "parameters": self.model.num_parameters(),
+            "metrics": metrics or {},
+        }
+
+    def save(self, metrics: dict[str, Any] | None = None) -> Path:
+        extra = {"rng/torch": torch.get_rng_state(), "rng/targets": self.target_rng.get_state()}
+        if self.ema is not None:
+            extra.update({f"ema/{k}": v for k, v in self.ema.shadow.state_dict().items()})
+        extra.update({f"method/{k}": v for k, v in self.method.state_tensors().items()})
+        return save_checkpoint(
+            self.run_dir / "checkpoints", self.batches, self.model.state_dict(), self.checkpoint_meta(metrics),
+            self.optimizers, extra, keep=self.cfg.train.keep_checkpoints,
+        )
+
+    def resume(self) -> None:
+        ckpt = load_checkpoint(self.run_dir / "checkpoints")
+        try:
+            self.model.load_state_dict(ckpt.model_state)
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(optimizer_state(ckpt, name))
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{ckpt.path} does not fit this config: {err}") from None
+        tr = ckpt.meta["trainer"]
+        self.batches, self.opt_steps = tr["batches"], tr["opt_steps"]
+        self.examples, self.network_calls, self.elapsed = tr["examples"], tr["network_calls"], tr["elapsed_s"]
+        self.stream.load_state(tr["stream"])
+        torch.set_rng_state(ckpt.optim_tensors["rng/torch"])
+        self.target_rng.set_state(ckpt.optim_tensors["rng/targets"])
+        if self.ema is not None:
+            self.ema.shadow.load_state_dict(
+                {k[4:]: v for k, v in ckpt.optim_tensors.items() if k.startswith("ema/")}
+            )
+        self.method.load_state_tensors({k[7:]: v for k, v in ckpt.optim_tensors.items() if k.startswith("method/")})
+        _truncate_jsonl(self.run_dir / "train_log.jsonl", "batch", self.batches)
+        _truncate_jsonl(self.run_dir / "eval_log.jsonl", "batch", self.batches)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> EvalResult:
+        from torch.utils.tensorboard import SummaryWriter
+
+        tc = self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.resume()
+        save_config(self.cfg, self.run_dir / "config.yaml")
+        self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.batches if resume else None)
+        bar = tqdm(total=tc.max_batches, initial=self.batches, disable=not self.progress,
+                   desc=f"{tc.method} {self.cfg.name}", unit="batch", dynamic_ncols=True)
+        last_eval: EvalResult | None = None
+        started = time.perf_counter() - self.elapsed
+        try:
+            while self.batches < tc.max_batches:
+                if tc.max_seconds and self.elapsed >= tc.max_seconds:
+                    bar.write(f"time budget of {tc.max_seconds:.0f}s reached after {self.batches} batches")
+                    break
+                round_start = time.perf_counter()
+                stats = self.method.train_round()
+                self.batches += 1
+                self.examples += stats.examples
+                self.network_calls += stats.network_calls
+                self.elapsed = time.perf_counter() - started
+                self._log_round(stats, stats.examples / max(time.perf_counter() - round_start, 1e-9))
+                bar.update(1)
+                if self.batches % tc.log_every == 0:
+                    bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
+                if tc.eval_every and self.batches % tc.eval_every == 0 and self.batches < tc.max_batches:
+                    last_eval = self._eval_and_log()
+                    bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
+                if tc.checkpoint_every and self.batches % tc.checkpoint_every == 0:
+                    self.save()
+        finally:
+            bar.close()
+        final = self._eval_and_log()
+        self.save(metrics=final.summary())
+        self.writer.close()
+        return final
+
+    def _log_round(self, stats: RoundStats, samples_per_s: float) -> None:
+        w, b = self.writer, self.batches
+        record = {"batch": b, "opt_steps": self.opt_steps, "network_calls": self.network_calls,
+                  "elapsed_s": round(self.elapsed, 3), "losses": stats.losses}
+        with open(self.run_dir / "train_log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if b % self.cfg.train.log_every == 0:
+            for s, loss in enumerate(stats.losses, 1):
+                w.add_scalar(f"losses/step_{s}", loss, b)
+            w.add_scalar("losses/total", sum(stats.losses), b)
+            w.add_scalar("charts/network_calls", self.network_calls, b)
+            w.add_scalar("charts/calls_per_example", stats.network_calls / max(stats.examples, 1), b)
+            w.add_scalar("charts/learning_rate", self.lr, b)
+            w.add_scalar("charts/samples_per_s", samples_per_s, b)
+
+    def _eval_and_log(self) -> EvalResult:
+        result = self.evaluate()
+        w, b = self.writer, self.batches
+        w.add_scalar("eval/valid", result.valid, b)
+        w.add_scalar("eval/exact", result.exact, b)
+        w.add_scalar("eval/valid_vs_network_calls", result.valid, self.network_calls)
+        for s, h in enumerate(result.hamming_per_step, 1):
+            w.add_scalar(f"eval/hamming_step_{s}", h, b)
+        record = {"batch": b, "network_calls": self.network_calls, "elapsed_s": round(self.elapsed, 3),
+                  "valid": result.valid, "exact": result.exact, "valid_per_step": result.valid_per_step,
+                  "hamming_per_step": result.hamming_per_step}
+        with open(self.run_dir / "eval_log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        return result
+
+
+def _pct(result: EvalResult | None) -> str:
+    return "-" if result is None else f"{100 * result.valid:.1f}%"
+
+
+def _truncate_jsonl(path: Path, key: str, upto: int) -> None:
+    """Drop log records written after the checkpoint we resume from."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)[key] <= upto]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
