@@ -196,7 +196,8 @@ class Episodes:
             rows = np.arange(len(self.steps))[rows]
             cell, value = np.divmod(actions, task.vocab)
             given = self.fixed[rows, cell]
-            ok = np.where(given, value == self.inputs[rows, cell], task.paintable_mask[value])  # masked: no-op
+            # A masked action (see action_masks) is legal and leaves the answer unchanged.
+            ok = np.where(given, value == self.inputs[rows, cell], task.paintable_mask[value])
             self.answers[rows[ok], cell[ok]] = value[ok]
         self.steps[rows] += 1
         self._measure(rows)

@@ -44,7 +44,7 @@ def test_gymnasium_check_env(env_id, mode):
 
 def test_registered_on_import_and_by_module_prefix():
     assert set(envs.ENV_IDS) <= set(gym.registry)
-    code = "import gymnasium as gym; e = gym.make('envs:NQueensRefine-v0', num_train=20, num_test=5); e.reset()"
+    code = "import gymnasium as gym; gym.make('envs:NQueensRefine-v0', num_train=20, num_test=5).reset()"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -170,5 +170,6 @@ def test_sb3_ppo_and_maskable_ppo_learn(env_id):
     from stable_baselines3 import PPO
 
     env = make(env_id, action_mode="edit", max_steps=16)
-    PPO("MultiInputPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu").learn(64)
-    MaskablePPO("MultiInputPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu").learn(64)
+    small = dict(n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    PPO("MultiInputPolicy", env, **small).learn(64)
+    MaskablePPO("MultiInputPolicy", env, **small).learn(64)
