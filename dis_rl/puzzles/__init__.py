@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
+from dis_rl.puzzles.arc import DOMAIN as ARC
 from dis_rl.puzzles.base import PAD, Domain, ExampleSource, PuzzleSet
 from dis_rl.puzzles.nqueens import DOMAIN as NQUEENS
 
-_DOMAINS: dict[str, Domain] = {"nqueens": NQUEENS}
+_DOMAINS: dict[str, Domain] = {"nqueens": NQUEENS, "arc": ARC}
 
 
 def register_domain(domain: Domain) -> None:
