@@ -262,21 +262,22 @@ def check_actions(task: RefineTask, actions: Any, batch: int | None) -> np.ndarr
     ``batch`` is None), or a ValueError naming the expected space."""
     space = task.action_space
     shape = space.shape if batch is None else (batch, *space.shape)
-    batch_of = "" if batch is None else f"a batch of {batch} actions of "
-    expected = f"expected {batch_of}{space} (shape {shape})"
+
+    def error(problem: str) -> ValueError:
+        batch_of = "" if batch is None else f"a batch of {batch} actions of "
+        return ValueError(f"{problem}; expected {batch_of}{space} (shape {shape})")
+
     try:
         array = np.asarray(actions)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"action is not an array: {err}; {expected}") from None
+        raise error(f"action is not an array: {err}") from None
     if array.shape != shape:
-        raise ValueError(f"action has shape {array.shape}; {expected}")
+        raise error(f"action has shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
-        raise ValueError(f"action has dtype {array.dtype}, not an integer type; {expected}")
+        raise error(f"action has dtype {array.dtype}, not an integer type")
     high = task.vocab if task.action_mode == "refine" else task.seq_len * task.vocab
     if array.size and (array.min() < 0 or array.max() >= high):
-        raise ValueError(
-            f"action values must lie in [0, {high - 1}], got {array.min()}..{array.max()}; {expected}"
-        )
+        raise error(f"action values must lie in [0, {high - 1}], got {array.min()}..{array.max()}")
     return array.astype(np.int64, copy=False)
 
 
@@ -334,7 +335,8 @@ class RefineEnv(gym.Env):
 
 def _pick(task: RefineTask, rng: np.random.Generator, options: dict[str, Any] | None) -> tuple[str, int]:
     """The split and puzzle of a new episode: from ``options`` or drawn with ``rng``."""
-    options = options or {}
+    if not options:  # the common case (every autoreset): a uniform draw
+        return task.split, int(rng.integers(len(task.sets[task.split])))
     unknown = set(options) - {"split", "puzzle", "reset_mask"}
     if unknown:
         raise ValueError(f"unknown reset options {sorted(unknown)}; known: 'split', 'puzzle'")
