@@ -125,7 +125,7 @@ def test_directory_load_reports_and_strict(tmp_path):
     assert tasks[1].test[0][1] is None
     assert report.loaded == 2 and report.num_bad == 2
     assert "c_bad.json" in report.errors[0] and "d_bad.json" in report.errors[1]
-    assert "2 bad files" in str(report)
+    assert "2 of 4 task files loaded, 2 bad task files" in str(report)
     with pytest.raises(ARCFormatError, match="c_bad.json"):
         load_arc_dir(tmp_path, strict=True)
 

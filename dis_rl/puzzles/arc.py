@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from dis_rl.puzzles.base import PAD, PuzzleSet
+from dis_rl.puzzles.load_report import LoadReport
 from dis_rl.puzzles.render import ansi_block, colours_to_rgb
 
 CANVAS = 30
@@ -60,23 +61,6 @@ class ARCTask:
             yield x
             if y is not None:
                 yield y
-
-
-@dataclass
-class LoadReport:
-    """What a directory load found: tasks loaded, and every bad file with its problem."""
-
-    loaded: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def num_bad(self) -> int:
-        return len(self.errors)
-
-    def __str__(self) -> str:
-        lines = [f"{self.loaded} tasks loaded, {self.num_bad} bad files skipped"]
-        lines += [f"  {e}" for e in self.errors]
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,8 +153,9 @@ def load_arc_dir(directory: str | Path, strict: bool = False) -> tuple[list[ARCT
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"ARC task directory {directory} does not exist")
-    tasks, report = [], LoadReport()
+    tasks, report = [], LoadReport(unit="task files")
     for path in sorted(directory.rglob("*.json")):
+        report.read += 1
         try:
             task = load_task_file(path)
         except ARCFormatError as err:
