@@ -46,6 +46,8 @@ class RefineTask:
     ``blank_token`` fills the answer when ``start="blank"``; ``extra_keys`` are per-puzzle
     arrays of ``PuzzleSet.extras`` shown in the observation (for ARC the demonstration pairs);
     ``names`` maps a split to string ids of its puzzles (default: the row index as a string).
+    ``distance_is_exact``: the domain's distance is 0 exactly for solved answers, so the verifier
+    only runs on distance-0 rows; False (Sudoku: distance to the stored label) verifies every row.
     """
 
     domain: Domain
@@ -61,6 +63,7 @@ class RefineTask:
     paintable: Sequence[int] | None = None
     fixed_cells: Callable[[np.ndarray], np.ndarray] | None = None
     extra_keys: tuple[str, ...] = ()
+    distance_is_exact: bool = True
     names: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -180,7 +183,7 @@ class Episodes:
         inputs, answers, labels = self.inputs[rows], self.answers[rows], self.labels[rows]
         dist = np.asarray(domain.distance(inputs, answers, labels), dtype=np.int64)
         solved = np.zeros(len(dist), dtype=bool)
-        zero = np.flatnonzero(dist == 0)
+        zero = np.flatnonzero(dist == 0) if self.task.distance_is_exact else np.arange(len(dist))
         if len(zero):
             solved[zero] = domain.verify(inputs[zero], answers[zero], labels[zero])
         self.distance[rows] = dist

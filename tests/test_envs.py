@@ -173,3 +173,20 @@ def test_sb3_ppo_and_maskable_ppo_learn(env_id):
     small = dict(n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
     PPO("MultiInputPolicy", env, **small).learn(64)
     MaskablePPO("MultiInputPolicy", env, **small).learn(64)
+
+
+def test_sudoku_from_csv_reports_bad_rows(tmp_path):
+    pytest.importorskip("envs.sudoku")
+    from dis_rl.puzzles import sudoku
+
+    good = sudoku.generate(1, seed=5, keep_fraction=1.0)
+    question = "".join("." if t == 1 else str(t - 1) for t in good.inputs[0])
+    answer = "".join(str(t - 1) for t in good.labels[0])
+    path = tmp_path / "puzzles.csv"
+    path.write_text(f"source,question,answer,rating\nx,{question},{answer},3\nx,{question[:-1]},{answer},3\n")
+    with pytest.warns(UserWarning, match="line 3"):
+        env = gym.make("SudokuRefine-v0", csv_path=path)
+    obs, info = env.reset(seed=0)
+    assert info["distance"] > 0 and (obs["input"] == good.inputs[0]).all()
+    with pytest.raises(ValueError):
+        gym.make("SudokuRefine-v0", csv_path=path, strict=True)
