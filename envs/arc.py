@@ -41,31 +41,22 @@ def _names(puzzles: PuzzleSet) -> np.ndarray:
 
 
 def arc_task(
-    action_mode: str = "refine",
-    max_steps: int | None = None,
-    start: str = "input",
-    split: str = "train",
-    success_bonus: float = 1.0,
-    step_penalty: float = 0.0,
     source: str | Path = "arc1",
     strict: bool = False,
+    **episode: Any,
 ) -> RefineTask:
-    """The `RefineTask` behind the ARC envs (arguments as in `ARCRefineEnv`)."""
+    """The `RefineTask` behind the ARC envs (``episode``: action_mode, max_steps, start, split,
+    success_bonus, step_penalty; other arguments as in `ARCRefineEnv`)."""
     train, test = _puzzles(str(source), strict)
     return RefineTask(
         domain=arc.DOMAIN,
         train=train,
         test=test,
-        action_mode=action_mode,
-        start=start,
-        split=split,
-        max_steps=max_steps,
-        success_bonus=success_bonus,
-        step_penalty=step_penalty,
         blank_token=arc.PAD,
         paintable=range(arc.VOCAB_SIZE),  # PAD and EOS too: the answer encodes its own size
         extra_keys=DEMO_KEYS,
         names={"train": _names(train), "test": _names(test)},
+        **episode,
     )
 
 

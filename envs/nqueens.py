@@ -17,32 +17,23 @@ def _puzzles(num_train: int, num_test: int, seed: int, augment: bool):
 
 
 def nqueens_task(
-    action_mode: str = "refine",
-    max_steps: int | None = None,
-    start: str = "input",
-    split: str = "train",
-    success_bonus: float = 1.0,
-    step_penalty: float = 0.0,
     num_train: int = 800,
     num_test: int = 200,
     puzzle_seed: int = 0,
     augment: bool = True,
+    **episode: Any,
 ) -> RefineTask:
-    """The `RefineTask` behind the N-Queens envs (arguments as in `NQueensRefineEnv`)."""
+    """The `RefineTask` behind the N-Queens envs (``episode``: action_mode, max_steps, start, split,
+    success_bonus, step_penalty; other arguments as in `NQueensRefineEnv`)."""
     train, test = _puzzles(num_train, num_test, puzzle_seed, augment)
     return RefineTask(
         domain=nqueens.DOMAIN,
         train=train,
         test=test,
-        action_mode=action_mode,
-        start=start,
-        split=split,
-        max_steps=max_steps,
-        success_bonus=success_bonus,
-        step_penalty=step_penalty,
         blank_token=nqueens.EMPTY,
         paintable=(nqueens.EMPTY, nqueens.QUEEN),
         fixed_cells=lambda inputs: inputs == nqueens.QUEEN,
+        **episode,
     )
 
 

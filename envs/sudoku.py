@@ -30,12 +30,6 @@ def _csv(path: str, strict: bool) -> PuzzleSet:
 
 
 def sudoku_task(
-    action_mode: str = "refine",
-    max_steps: int | None = None,
-    start: str = "input",
-    split: str = "train",
-    success_bonus: float = 1.0,
-    step_penalty: float = 0.0,
     csv_path: str | Path | None = None,
     test_csv_path: str | Path | None = None,
     strict: bool = False,
@@ -43,8 +37,10 @@ def sudoku_task(
     num_test: int = 20,
     puzzle_seed: int = 0,
     keep_fraction: float = 1.0,
+    **episode: Any,
 ) -> RefineTask:
-    """The `RefineTask` behind the Sudoku envs (arguments as in `SudokuRefineEnv`)."""
+    """The `RefineTask` behind the Sudoku envs (``episode``: action_mode, max_steps, start, split,
+    success_bonus, step_penalty; other arguments as in `SudokuRefineEnv`)."""
     if csv_path is not None:
         train = _csv(str(csv_path), strict)
         test = _csv(str(test_csv_path), strict) if test_csv_path is not None else train
@@ -54,16 +50,11 @@ def sudoku_task(
         domain=sudoku.DOMAIN,
         train=train,
         test=test,
-        action_mode=action_mode,
-        start=start,
-        split=split,
-        max_steps=max_steps,
-        success_bonus=success_bonus,
-        step_penalty=step_penalty,
         blank_token=sudoku.BLANK,
         paintable=range(sudoku.BLANK, sudoku.VOCAB_SIZE),  # erase (blank) or a digit
         fixed_cells=lambda inputs: inputs > sudoku.BLANK,
         distance_is_exact=False,  # distance is to the stored label; the verifier decides
+        **episode,
     )
 
 
