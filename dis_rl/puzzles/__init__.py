@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+from dis_rl.puzzles.arc import DOMAIN as ARC
 from dis_rl.puzzles.base import PAD, Domain, ExampleSource, PuzzleSet
 from dis_rl.puzzles.nqueens import DOMAIN as NQUEENS
+from dis_rl.puzzles.sudoku import DOMAIN as SUDOKU
 
-_DOMAINS: dict[str, Domain] = {"nqueens": NQUEENS}
+_DOMAINS: dict[str, Domain] = {"nqueens": NQUEENS, "arc": ARC, "sudoku": SUDOKU}
 
 
 def register_domain(domain: Domain) -> None:

@@ -1,0 +1,101 @@
+"""Env-steps per second of the refinement envs, scalar and vector-native, against ARCLE if installed.
+
+    python benchmarks/env_throughput.py [--seconds 2] [--sizes 1 64 1024] [--envs NQueensRefine-v0 ...]
+
+Actions are random and drawn before timing (a pool cycled through), so the numbers measure the
+env, not the sampler. ARCLE's ``RawARCEnv`` (``pip install -e .[bench]``) runs in the same process
+with the same protocol; each line then ends with the ratio to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import gymnasium as gym
+
+import envs
+
+POOL = 16  # distinct pre-drawn actions (or action batches) cycled through
+
+
+def _rate(step, reset, seconds: float, per_call: int) -> float:
+    reset()
+    calls, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(8):
+            step(calls)
+            calls += 1
+    return calls * per_call / elapsed
+
+
+def scalar_rate(env_id: str, mode: str, seconds: float) -> float:
+    env = gym.make(env_id, action_mode=mode)
+    env.action_space.seed(0)
+    pool = [env.action_space.sample() for _ in range(POOL)]
+
+    def step(i: int) -> None:
+        _, _, terminated, truncated, _ = env.step(pool[i % POOL])
+        if terminated or truncated:
+            env.reset()
+
+    return _rate(step, lambda: env.reset(seed=0), seconds, 1)
+
+
+def vector_rate(env_id: str, mode: str, num_envs: int, seconds: float) -> float:
+    venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", action_mode=mode)
+    venv.action_space.seed(0)
+    pool = [venv.action_space.sample() for _ in range(POOL)]
+    return _rate(lambda i: venv.step(pool[i % POOL]), lambda: venv.reset(seed=0), seconds, num_envs)
+
+
+def arcle_rate(seconds: float) -> float | None:
+    try:
+        from arcle.envs import RawARCEnv
+    except ImportError:
+        return None
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # ARCLE's trial counter overflows
+    env = RawARCEnv()
+    env.action_space.seed(0)
+    pool = [env.action_space.sample() for _ in range(POOL)]
+
+    def step(i: int) -> None:
+        _, _, terminated, truncated, _ = env.step(pool[i % POOL])
+        if terminated or truncated:
+            env.reset()
+
+    return _rate(step, env.reset, seconds, 1)
+
+
+def main() -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
+    parser.add_argument("--seconds", type=float, default=2.0, help="timing window per measurement")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024], help="vector num_envs")
+    parser.add_argument("--envs", nargs="+", default=list(envs.ENV_IDS), help="env ids")
+    parser.add_argument("--modes", nargs="+", default=["refine", "edit"], help="action modes")
+    args = parser.parse_args()
+
+    base = arcle_rate(args.seconds)
+    if base is not None:
+        print(f"ARCLE RawARCEnv: {base:,.0f} steps/s")
+
+    def line(name: str, mode: str, size: str, rate: float) -> None:
+        ratio = f" ({rate / base:.1f}x ARCLE)" if base else ""
+        print(f"{name} {mode} {size}: {rate:,.0f} steps/s{ratio}", flush=True)
+
+    for env_id in args.envs:
+        try:
+            gym.make(env_id)
+        except (ImportError, ModuleNotFoundError) as err:
+            print(f"{env_id}: skipped ({err})")
+            continue
+        for mode in args.modes:
+            line(env_id, mode, "scalar", scalar_rate(env_id, mode, args.seconds))
+            for n in args.sizes:
+                line(env_id, mode, f"N={n}", vector_rate(env_id, mode, n, args.seconds))
+
+
+if __name__ == "__main__":
+    main()

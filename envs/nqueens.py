@@ -1,0 +1,99 @@
+"""NQueensRefine-v0: complete an 8x8 N-Queens board by iterative refinement (scalar and vector-native)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import gymnasium as gym
+
+from dis_rl.puzzles import nqueens
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, time_limited
+
+
+@lru_cache(maxsize=4)
+def _puzzles(num_train: int, num_test: int, seed: int, augment: bool):
+    return nqueens.generate(num_train=num_train, num_test=num_test, seed=seed, augment=augment)
+
+
+def nqueens_task(
+    num_train: int = 800,
+    num_test: int = 200,
+    puzzle_seed: int = 0,
+    augment: bool = True,
+    **episode: Any,
+) -> RefineTask:
+    """The `RefineTask` behind the N-Queens envs (``episode``: action_mode, max_steps, start, split,
+    success_bonus, step_penalty; other arguments as in `NQueensRefineEnv`)."""
+    train, test = _puzzles(num_train, num_test, puzzle_seed, augment)
+    return RefineTask(
+        domain=nqueens.DOMAIN,
+        train=train,
+        test=test,
+        blank_token=nqueens.EMPTY,
+        paintable=(nqueens.EMPTY, nqueens.QUEEN),
+        fixed_cells=lambda inputs: inputs == nqueens.QUEEN,
+        **episode,
+    )
+
+
+class NQueensRefineEnv(RefineEnv):
+    """Place 8 non-attacking queens on a board that already holds 1-7 of them.
+
+    ## Description
+    A puzzle is an 8x8 board (64 cells, row-major) with ``Q`` given queens taken from one of the
+    92 solutions. The agent refines an answer board until it is a valid completion: 8 queens, no two
+    sharing a row, column or diagonal, every given queen kept. Boards often have several completions;
+    any of them solves the puzzle.
+
+    ## Action Space
+    Tokens: 0 pad, 1 empty, 2 queen (``V = 3``), ``L = 64`` cells.
+    - ``action_mode="refine"`` (default): ``MultiDiscrete([3] * 64)``, the whole next board.
+    - ``action_mode="edit"``: ``Discrete(64 * 3)``; action ``a`` writes token ``a % 3`` into cell
+      ``a // 3``. ``action_masks()`` masks the given queens and the pad token; a masked action is
+      legal but leaves the board unchanged.
+
+    ## Observation Space
+    ``Dict`` of integer Boxes: ``input`` (uint8 ``[64]``, the puzzle), ``answer`` (uint8 ``[64]``,
+    the current board), ``step`` (int64 ``[1]``, steps taken, ``0..max_steps``).
+
+    ## Rewards
+    ``(d_prev - d_new) / 64 + success_bonus * solved - step_penalty`` where ``d`` is the Hamming
+    distance to the nearest valid completion that keeps the givens. Per step the reward lies in
+    ``[-1 - step_penalty, 1 + success_bonus]``; over an episode the rewards sum to
+    ``(d_0 - d_T) / 64 + success_bonus * solved - T * step_penalty``.
+
+    ## Starting State
+    A puzzle drawn with ``self.np_random`` from the split (or chosen by ``options["puzzle"]``); the
+    answer starts as the input board (``start="input"``) or an empty board (``start="blank"``).
+
+    ## Episode End
+    Terminated when the verifier accepts the answer; truncated after ``max_steps`` steps (Gymnasium's
+    ``TimeLimit``, added by ``gym.make``). Stepping after the end raises ``gymnasium.error.ResetNeeded``.
+
+    ## Arguments
+    ``gym.make("NQueensRefine-v0", action_mode="refine", max_steps=None, start="input",
+    split="train", success_bonus=1.0, step_penalty=0.0, num_train=800, num_test=200,
+    puzzle_seed=0, augment=True, render_mode=None)``. ``max_steps`` defaults to 6 (refine) or 64
+    (edit). Puzzles come from `dis_rl.puzzles.nqueens.generate` (800 base puzzles with their dihedral
+    images for training, 200 for test). ``reset(options={"split": "test", "puzzle": 3})`` picks a
+    split and a puzzle index. ``render_mode``: ``"ansi"`` (text boards) or ``"rgb_array"`` (input |
+    answer image). ``info``: ``distance``, ``solved``, ``step``, ``puzzle_id``, ``puzzle_index``,
+    ``split``.
+    """
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(nqueens_task(**kwargs), render_mode=render_mode)
+
+
+class NQueensRefineVectorEnv(RefineVectorEnv):
+    """``num_envs`` N-Queens refinement episodes as one numpy batch (see `NQueensRefineEnv` and
+    `envs.core.RefineVectorEnv` for autoreset and seeding)."""
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(nqueens_task(**kwargs), num_envs, render_mode=render_mode)
+
+
+def make(**kwargs: Any) -> gym.Env:
+    """Entry point of ``NQueensRefine-v0``."""
+    return time_limited(NQueensRefineEnv(**kwargs))

@@ -1,0 +1,113 @@
+"""SudokuRefine-v0: fill a 9x9 Sudoku by iterative refinement (scalar and vector-native)."""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dis_rl.puzzles import sudoku
+from dis_rl.puzzles.base import PuzzleSet
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, time_limited
+
+
+@lru_cache(maxsize=4)
+def _generated(num_train: int, num_test: int, seed: int, keep_fraction: float) -> tuple[PuzzleSet, PuzzleSet]:
+    both = sudoku.generate(num_train + num_test, seed=seed, keep_fraction=keep_fraction)
+    train = both.subset(np.arange(num_train), "sudoku-train")
+    return train, both.subset(np.arange(num_train, len(both)), "sudoku-test")
+
+
+def _csv(path: str, strict: bool) -> PuzzleSet:
+    puzzles, report = sudoku.load_csv(path, strict=strict)
+    if report.num_bad:
+        warnings.warn(f"{path}: {report}", stacklevel=3)
+    return puzzles
+
+
+def sudoku_task(
+    csv_path: str | Path | None = None,
+    test_csv_path: str | Path | None = None,
+    strict: bool = False,
+    num_train: int = 100,
+    num_test: int = 20,
+    puzzle_seed: int = 0,
+    keep_fraction: float = 1.0,
+    **episode: Any,
+) -> RefineTask:
+    """The `RefineTask` behind the Sudoku envs (``episode``: action_mode, max_steps, start, split,
+    success_bonus, step_penalty; other arguments as in `SudokuRefineEnv`)."""
+    if csv_path is not None:
+        train = _csv(str(csv_path), strict)
+        test = _csv(str(test_csv_path), strict) if test_csv_path is not None else train
+    else:
+        train, test = _generated(num_train, num_test, puzzle_seed, keep_fraction)
+    return RefineTask(
+        domain=sudoku.DOMAIN,
+        train=train,
+        test=test,
+        blank_token=sudoku.BLANK,
+        paintable=range(sudoku.BLANK, sudoku.VOCAB_SIZE),  # erase (blank) or a digit
+        fixed_cells=lambda inputs: inputs > sudoku.BLANK,
+        distance_is_exact=False,  # distance is to the stored label; the verifier decides
+        **episode,
+    )
+
+
+class SudokuRefineEnv(RefineEnv):
+    """Fill a 9x9 Sudoku so that every row, column and box holds the digits 1-9 once.
+
+    ## Description
+    81 cells, row-major. Tokens: 0 pad, 1 blank, digit ``d`` -> ``d + 1`` (vocab 11). The givens of
+    the puzzle must be kept.
+
+    ## Action Space
+    - ``action_mode="refine"`` (default): ``MultiDiscrete([11] * 81)``, the whole next grid.
+    - ``action_mode="edit"``: ``Discrete(81 * 11)``; action ``a`` writes token ``a % 11`` into cell
+      ``a // 11``. ``action_masks()`` masks pad everywhere and everything but its own digit on a
+      given; a masked action is legal but changes nothing.
+
+    ## Observation Space
+    ``Dict`` of integer Boxes: ``input``, ``answer`` (uint8 ``[81]``), ``step`` (int64 ``[1]``).
+
+    ## Rewards
+    ``(d_prev - d_new) / 81 + success_bonus * solved - step_penalty``, ``d`` = cells differing from the
+    solution (generated and Sudoku-Extreme puzzles have exactly one).
+
+    ## Starting State
+    A puzzle drawn with ``self.np_random`` (or ``options["puzzle"]``, an index); the answer starts as
+    the puzzle (``start="input"``) or an all-blank grid (``start="blank"``).
+
+    ## Episode End
+    Terminated when the verifier accepts the grid; truncated after ``max_steps`` (TimeLimit via
+    ``gym.make``); stepping after the end raises ``gymnasium.error.ResetNeeded``.
+
+    ## Arguments
+    ``gym.make("SudokuRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
+    success_bonus=1.0, step_penalty=0.0, csv_path=None, test_csv_path=None, strict=False,
+    num_train=100, num_test=20, puzzle_seed=0, keep_fraction=1.0, render_mode=None)``.
+    Without ``csv_path`` the puzzles come from the built-in generator (unique solutions; the
+    ``keep_fraction`` hardest of the candidates are kept, so < 1 is harder and slower). With
+    ``csv_path`` (Sudoku-Extreme layout ``source,question,answer,rating``) bad rows are skipped and
+    reported with their line numbers in a warning, or ``strict=True`` raises on the first; the test
+    split is ``test_csv_path`` or the same file. ``max_steps`` defaults to 6 (refine) or 81 (edit).
+    """
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(sudoku_task(**kwargs), render_mode=render_mode)
+
+
+class SudokuRefineVectorEnv(RefineVectorEnv):
+    """``num_envs`` Sudoku refinement episodes as one numpy batch (see `SudokuRefineEnv`)."""
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(sudoku_task(**kwargs), num_envs, render_mode=render_mode)
+
+
+def make(**kwargs: Any) -> gym.Env:
+    """Entry point of ``SudokuRefine-v0``."""
+    return time_limited(SudokuRefineEnv(**kwargs))
