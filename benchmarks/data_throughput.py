@@ -42,9 +42,8 @@ def main() -> None:
     build_s = time.perf_counter() - start
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(
-        f"setup: ARC-AGI-1{' + ' + ', '.join(args.extra) if args.extra else ''} x {args.num_aug} augmentations"
-    )
+    sources = " + ".join(["ARC-AGI-1", *args.extra])
+    print(f"setup: {sources} x {args.num_aug} augmentations")
     print(splits.describe(args.width))
     print(f"built in {build_s:.1f} s; python allocations peak {traced_peak / 2**20:.1f} MiB")
 
