@@ -22,7 +22,20 @@ from dis_rl.puzzles.arc import (
     load_arc_episodes,
     load_task_file,
     load_tasks,
+    validate_task,
 )
+from dis_rl.puzzles.arc_augment import (
+    LeakageError,
+    _task_grids,
+    apply_augmentation,
+    build_arc_splits,
+    data_stats,
+    embedding_table_bytes,
+    invert_augmentation,
+    plan_augmentations,
+    render_tokens,
+)
+from dis_rl.puzzles.arc_vote import Ballot, evaluate_votes
 
 # Third-party data kept beside the repository (../shared/data); users of the project lack it.
 CONCEPTARC = Path(__file__).resolve().parents[2] / "shared" / "data" / "conceptarc"
@@ -169,3 +182,170 @@ def test_conceptarc_directory():
     tasks, report = load_arc_dir(CONCEPTARC)
     assert len(tasks) == 160 and report.num_bad == 0
     assert sum(len(t.test) for t in tasks) == 480
+
+
+# --------------------------------------------------------------------------------------------
+# Augmentation, splits, voting
+
+
+def _tiny_task(task_id: str, pairs: list[tuple[list, list | None]], demos: int = 2) -> dict:
+    demo = {"input": [[1, 2, 0], [0, 3, 4]], "output": [[4, 3], [0, 2], [0, 1]]}
+    return {"train": [demo] * demos, "test": [{"input": x, **({"output": y} if y else {})} for x, y in pairs]}
+
+
+def test_render_matches_grid_level_transform():
+    rng = np.random.default_rng(1)
+    for _ in range(64):
+        h, w = (int(v) for v in rng.integers(1, 31, size=2))
+        grid = rng.integers(0, 10, size=(h, w)).astype(np.uint8)
+        k = int(rng.integers(0, 8))
+        colours = np.concatenate([[0], rng.permutation(9) + 1]).astype(np.uint8)
+        side = max(h, w)
+        offset = np.array([[rng.integers(0, CANVAS - side + 1), rng.integers(0, CANVAS - side + 1)]])
+        canvas = np.zeros((1, CANVAS, CANVAS), dtype=np.uint8)
+        canvas[0, :h, :w] = grid
+        tokens = render_tokens(canvas, np.array([[h, w]]), np.array([k]), colours[None], offset)[0]
+        expected = apply_augmentation(grid, k, colours)
+        np.testing.assert_array_equal(tokens, encode_grid(expected, tuple(offset[0])))
+        np.testing.assert_array_equal(invert_augmentation(decode_grid(tokens), k, colours), grid)
+
+
+def test_plan_distinct_and_every_augmentation_inverts():
+    tasks = load_tasks("arc1", "train")[:6]
+    plan = plan_augmentations(tasks, num_aug=1000, seed=0)
+    assert plan.num_puzzle_ids == len(plan.dihedral) + 1
+    for p, task in enumerate(tasks):
+        rows = range(plan.start[p], plan.start[p + 1])
+        assert plan.dihedral[rows[0]] == 0 and (plan.colours[rows[0]] == np.arange(10)).all()
+        contents = set()
+        for r in rows:
+            k, colours = int(plan.dihedral[r]), plan.colours[r]
+            assert colours[0] == 0 and sorted(colours) == list(range(10))
+            out = [apply_augmentation(g, k, colours) for g in _task_grids(task)]
+            contents.add(b"|".join(bytes(g.shape) + g.tobytes() for g in out))
+            for g, o in zip(_task_grids(task), out):
+                np.testing.assert_array_equal(invert_augmentation(o, k, colours), g)
+        assert len(contents) == len(rows) <= 1001
+
+
+def test_plan_dedup_caps_symmetric_task():
+    task = validate_task({"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[1]]}]}, "t")
+    plan = plan_augmentations([task], num_aug=1000)
+    assert len(plan.dihedral) == 9  # one colour, every rotation the same: 9 distinct copies
+    two = validate_task({"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [[1]]}]}, "u")
+    assert len(plan_augmentations([two], num_aug=1000).dihedral) == 72 * 4  # 4 distinct dihedral images
+
+
+@pytest.fixture(scope="module")
+def arc1_splits():
+    return build_arc_splits(("arc1",), "arc1", num_aug=3, seed=0)
+
+
+def test_splits_counts_and_shared_ids(arc1_splits):
+    sp = arc1_splits
+    tasks_tr, tasks_ev = load_tasks("arc1", "train"), load_tasks("arc1", "test")
+    demos = sum(len(t.train) for t in tasks_tr + tasks_ev)
+    assert sp.train.num_examples == demos + 416 and sp.test.num_examples == 419
+    assert len(sp.test) == 419 * 4 and sp.is_eval.sum() == 400
+    assert sp.duplicates == ["070dd51e"]
+    test_ids = set(sp.test.get(np.arange(len(sp.test)))["puzzle_ids"].tolist())
+    train_ids = set(sp.train.get(np.arange(len(sp.train)))["puzzle_ids"].tolist())
+    assert test_ids <= train_ids and 0 not in train_ids  # eval puzzles' ids are learnt from their demos
+    assert "puzzle-embedding table" in sp.describe(512)
+    assert embedding_table_bytes(876_405, 512) == 876_405 * 512 * 4
+
+
+def test_source_deterministic_and_translation_in_training_only(arc1_splits):
+    src = arc1_splits.train
+    idx = np.random.default_rng(0).integers(0, len(src), 300)
+    a, b = src.get(idx), src.get(idx[::-1])
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key][::-1])
+    assert a["inputs"].dtype == np.int64 and a["inputs"].shape == (300, SEQ_LEN)
+    moved = a["inputs"].reshape(-1, CANVAS, CANVAS)[:, 0, 0] == 0  # PAD in the corner: translated
+    assert moved.mean() > 0.5
+    assert not np.array_equal(src.get(idx, epoch=1)["inputs"], a["inputs"])
+    test = arc1_splits.test.get(np.arange(len(arc1_splits.test)))["inputs"].reshape(-1, CANVAS, CANVAS)
+    assert (test[:, 0, 0] >= 2).all()
+
+
+def test_leakage_guard():
+    with pytest.raises(LeakageError, match="376 of the 400 evaluation tasks"):
+        build_arc_splits(("arc2",), "arc1", num_aug=0)
+    forced = build_arc_splits(("arc2",), "arc1", num_aug=0, force=True)
+    assert forced.test.num_examples == 419
+
+
+def _oracle(source):
+    data = source.get(np.arange(len(source)))
+    table = {
+        x.tobytes() + int(p).to_bytes(8, "little"): y
+        for x, p, y in zip(data["inputs"], data["puzzle_ids"], data["labels"])
+    }
+
+    def predict(inputs, puzzle_ids):
+        preds = np.stack(
+            [table[x.tobytes() + int(p).to_bytes(8, "little")] for x, p in zip(inputs, puzzle_ids)]
+        )
+        return preds, np.ones(len(inputs))
+
+    return predict
+
+
+def test_oracle_scores_full_pass_at_2(arc1_splits, tmp_path):
+    result = evaluate_votes(
+        arc1_splits.test,
+        _oracle(arc1_splits.test),
+        ks=(1, 2),
+        progress=False,
+        submission_path=tmp_path / "submission.json",
+    )
+    assert result.pass_at == {1: 1.0, 2: 1.0} and result.scored_tasks == 400 and result.scored_pairs == 419
+    sub = json.loads((tmp_path / "submission.json").read_text())
+    task = load_tasks("arc1", "test")[0]
+    assert len(sub) == 400 and len(sub[task.task_id]) == len(task.test)
+    assert sub[task.task_id][0]["attempt_1"] == task.test[0][1].tolist()
+
+
+def _voting_dirs(tmp_path: Path) -> Path:
+    same = [[5, 6], [7, 8]]
+    (tmp_path / "training").mkdir()
+    (tmp_path / "evaluation").mkdir()
+    _write(tmp_path / "training", "t.json", _tiny_task("t", [(same, same)]))
+    _write(tmp_path / "evaluation", "a.json", _tiny_task("a", [(same, same), ([[9, 9]], [[1]])]))
+    _write(tmp_path / "evaluation", "b.json", _tiny_task("b", [([[1, 2]], [[1, 2]])]))
+    _write(tmp_path / "evaluation", "c.json", _tiny_task("c", [([[3]], [[4]]), ([[3, 3]], None)]))
+    return tmp_path
+
+
+def test_copy_input_scores_share_of_identity_pairs(tmp_path):
+    sp = build_arc_splits((_voting_dirs(tmp_path),), tmp_path, num_aug=20)
+    result = evaluate_votes(sp.test, lambda x, p: (x, np.zeros(len(x))), progress=False, batch_size=7)
+    # a: 1 of 2 pairs is the identity, b: 1 of 1, c: 0 of 1 (its hidden pair is not scored).
+    assert result.scored_tasks == 3 and result.scored_pairs == 4
+    assert result.pass_at[2] == pytest.approx((0.5 + 1 + 0) / 3)
+    assert len(result.ranked["c"]) == 2
+
+
+def test_vote_picks_majority_and_breaks_ties_by_confidence(tmp_path):
+    sp = build_arc_splits((_voting_dirs(tmp_path),), tmp_path, num_aug=20)
+    oracle = _oracle(sp.test)
+
+    def mostly_right(inputs, puzzle_ids):
+        preds, conf = oracle(inputs, puzzle_ids)
+        wrong = (puzzle_ids % 3) == 0  # a third of the copies answer a blank 1x1 grid, confidently
+        preds[wrong] = encode_grid(np.zeros((1, 1), dtype=np.uint8))
+        return preds, np.where(wrong, 10.0, 0.1)
+
+    result = evaluate_votes(sp.test, mostly_right, progress=False)
+    assert result.pass_at[1] == 1.0
+    ballot = Ballot()
+    for grid, conf in [([[1]], 0.1), ([[2]], 0.9), ([[1]], 0.2), ([[2]], 0.8), ([[3]], 5.0)]:
+        ballot.add(np.array(grid, dtype=np.uint8), conf)
+    ranked = ballot.ranked()
+    assert [int(c.grid[0, 0]) for c in ranked] == [2, 1, 3] and ranked[0].votes == 2
+
+
+def test_data_stats_text(tmp_path):
+    text = data_stats(_voting_dirs(tmp_path), num_aug=10)
+    assert "train: 1 tasks" in text and "test: 3 tasks" in text and "(1 hidden)" in text
