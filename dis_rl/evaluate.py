@@ -92,3 +92,38 @@ def format_table(result: EvalResult) -> str:
         f"(exact match to label {100 * result.exact:.1f}%, copying the input {100 * result.copy_valid:.1f}%)"
     )
     return "\n".join(lines)
+
+
+def load_model(checkpoint: str, device: torch.device | str = "cpu"):
+    """Rebuild the model of a checkpoint; returns ``(model, RunConfig, Checkpoint)``."""
+    from dis_rl.checkpoint import CheckpointError, load_checkpoint
+    from dis_rl.config import ConfigError, config_from_dict
+
+    ckpt = load_checkpoint(checkpoint, with_optim=False)
+    try:
+        cfg = config_from_dict(ckpt.meta["config"], source=str(ckpt.path / "meta.json"))
+        data = ckpt.meta["data"]
+        model = TRM(cfg.model, data["vocab_size"], data["seq_len"], data["num_puzzle_ids"])
+        model.load_state_dict(ckpt.model_state)
+    except (KeyError, ConfigError, RuntimeError) as err:
+        raise CheckpointError(f"{ckpt.path}: metadata or tensors do not describe a dis-rl model: {err}") from None
+    return model.to(device).eval(), cfg, ckpt
+
+
+def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "auto") -> EvalResult:
+    """``dis-rl eval``: rebuild the run's data and model and evaluate on ``split``."""
+    from dis_rl.data import build_data
+    from dis_rl.device import resolve_device
+
+    dev = resolve_device(device)
+    model, cfg, _ = load_model(checkpoint, dev)
+    train_source, test_set = build_data(cfg.data)
+    if split == "train":
+        if not isinstance(train_source, PuzzleSet):
+            raise ValueError("split=train needs a materialised training set; this domain augments on the fly")
+        puzzles = train_source
+    else:
+        puzzles = test_set
+    tc = cfg.train
+    return evaluate(model, puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size, device=dev,
+                    precision=tc.precision)

@@ -48,7 +48,6 @@ def test_registered_on_import_and_by_module_prefix():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.xfail(reason="needs `import envs` in dis_rl/__init__.py (the lead adds it)", strict=False)
 def test_registered_on_import_dis_rl():
     code = "import dis_rl, gymnasium as gym; assert 'ARCRefine-v0' in gym.registry"
     subprocess.run([sys.executable, "-c", code], check=True)

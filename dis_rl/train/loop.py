@@ -9,13 +9,11 @@ evaluating and checkpointing on schedule, and returns the final evaluation.
 from __future__ import annotations
 
 import json
-
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 

@@ -1,0 +1,51 @@
+"""End-of-run figures (matplotlib, headless): accuracy vs network calls, distance vs step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from dis_rl.train.loop import read_jsonl  # noqa: E402
+
+
+def plot_run(run_dir: str | Path) -> list[Path]:
+    """Write ``accuracy_vs_calls.png`` and ``hamming_per_step.png`` into the run folder."""
+    run_dir = Path(run_dir)
+    evals = read_jsonl(run_dir / "eval_log.jsonl")
+    if not evals:
+        return []
+    out = []
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    calls = [e["network_calls"] for e in evals]
+    ax.plot(calls, [100 * e["valid"] for e in evals], "o-", label="valid (verifier)")
+    ax.plot(calls, [100 * e["exact"] for e in evals], "s--", label="exact match to label")
+    ax.set_xlabel("network calls (cumulative, all examples)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(run_dir.name)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out.append(run_dir / "accuracy_vs_calls.png")
+    fig.savefig(out[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    last = evals[-1]["hamming_per_step"]
+    ax.plot(range(1, len(last) + 1), last, "o-", label=f"batch {evals[-1]['batch']}")
+    if len(evals) > 1:
+        first = evals[0]["hamming_per_step"]
+        ax.plot(range(1, len(first) + 1), first, "o:", alpha=0.6, label=f"batch {evals[0]['batch']}")
+    ax.set_xlabel("supervision step")
+    ax.set_ylabel("mean Hamming distance to label")
+    ax.set_title("each step should improve the answer")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out.append(run_dir / "hamming_per_step.png")
+    fig.savefig(out[-1], dpi=120)
+    plt.close(fig)
+    return out
