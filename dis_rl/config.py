@@ -29,10 +29,14 @@ class DataConfig:
     num_train: int = 800  # base training puzzles (generated domains)
     num_test: int = 200  # test puzzles (generated domains)
     augment: bool = True  # training augmentation (dihedral for N-Queens)
+    min_queens: int = 1  # N-Queens: fewest given queens
+    max_queens: int = 7  # N-Queens: most given queens
 
     def validate(self) -> None:
         if self.num_train < 1 or self.num_test < 1:
             raise ValueError("data.num_train and data.num_test must be >= 1")
+        if not 1 <= self.min_queens <= self.max_queens <= 7:
+            raise ValueError(f"need 1 <= data.min_queens <= data.max_queens <= 7, got {self.min_queens}..{self.max_queens}")
 
 
 @dataclass

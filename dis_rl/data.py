@@ -13,5 +13,8 @@ from dis_rl.puzzles.base import ExampleSource, PuzzleSet
 
 def build_data(cfg: DataConfig) -> tuple[ExampleSource, PuzzleSet]:
     if cfg.domain == "nqueens":
-        return nqueens.generate(num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, augment=cfg.augment)
+        return nqueens.generate(
+            num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, augment=cfg.augment,
+            min_queens=cfg.min_queens, max_queens=cfg.max_queens,
+        )
     raise ValueError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens']")
