@@ -12,14 +12,18 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "nqueens_dis.
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dis_rl.config import load_config
+    from dis_rl.data import describe_data
     from dis_rl.evaluate import format_table
     from dis_rl.plots import plot_run
     from dis_rl.train import Trainer
 
-    cfg = load_config(args.config, args.overrides)
+    extra = [f"data.arc_dirs={list(args.arc_dir)}"] if getattr(args, "arc_dir", None) else []
+    extra += ["data.strict=true"] if getattr(args, "strict", False) else []
+    cfg = load_config(args.config, args.overrides + extra)
     trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress)
     print(f"run folder: {trainer.run_dir}  |  model: {trainer.model.num_parameters():,} parameters "
           f"|  device: {trainer.device}  |  train examples: {len(trainer.train_source):,}")
+    print(describe_data(trainer.train_source, trainer.test_set, cfg.model.puzzle_emb_width or cfg.model.hidden))
     result = trainer.run(resume=args.resume)
     figures = plot_run(trainer.run_dir)
     print(format_table(result))
@@ -30,8 +34,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dis_rl.evaluate import evaluate_checkpoint, format_table
 
+    if args.vote:
+        from dis_rl.vote import vote_checkpoint
+
+        result = vote_checkpoint(args.checkpoint, max_aug=args.vote, submission_path=args.submission,
+                                 device=args.device)
+        print(f"voting over {args.vote} augmentations: {result}\nsubmission: {args.submission}")
+        return 0
     result = evaluate_checkpoint(args.checkpoint, split=args.split, device=args.device)
     print(format_table(result))
+    return 0
+
+
+def _cmd_data_stats(args: argparse.Namespace) -> int:
+    from dis_rl.data_stats import data_stats
+
+    print(data_stats(args.source, num_aug=args.num_aug, strict=args.strict))
     return 0
 
 
@@ -56,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
     p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--arc-dir", action="append", default=[], metavar="DIR",
+                   help="extra directory of ARC task files to train on (repeatable; sets data.arc_dirs)")
+    p.add_argument("--strict", action="store_true", help="a bad ARC task file or Sudoku CSV row is an error")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on its test puzzles",
@@ -63,7 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--vote", type=int, default=0, metavar="N",
+                   help="ARC: vote over N augmentations of each test input (pass@1, pass@2, pass@N)")
+    p.add_argument("--submission", default="submission.json", help="with --vote: where to write the ARC Prize file")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("data", help="inspect data sources")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    p = data_sub.add_parser("stats", help="tasks, pairs, grid sizes, augmentations (ARC) or rows, ratings (Sudoku)",
+                            description="SOURCE: arc1 | arc2 | a directory of ARC task files | a Sudoku CSV file.")
+    p.add_argument("source")
+    p.add_argument("--num-aug", type=int, default=1000, help="augmentations per ARC puzzle to plan (default 1000)")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad task file or CSV row")
+    p.set_defaults(func=_cmd_data_stats)
 
     p = sub.add_parser("demo", help="train the N-Queens DIS demo (configs/nqueens_dis.yaml) and report",
                        description="The README's first command: a short DIS run on 8x8 N-Queens.")
@@ -76,12 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from dis_rl.checkpoint import CheckpointError
     from dis_rl.config import ConfigError
+    from dis_rl.puzzles.arc import ARCFormatError
+    from dis_rl.puzzles.arc_augment import LeakageError
+    from dis_rl.puzzles.sudoku import SudokuFormatError
     from dis_rl.train.loop import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, FileNotFoundError) as err:
+    except (ConfigError, CheckpointError, FileNotFoundError, ARCFormatError, LeakageError, SudokuFormatError) as err:
         print(f"dis-rl: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

@@ -24,17 +24,48 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
+    """Where the puzzles come from (docs/DATA.md). Keys of other domains are ignored."""
+
     domain: str = "nqueens"  # nqueens | sudoku | arc
     seed: int = 0  # seed of the puzzle generator / augmentation
-    num_train: int = 800  # base training puzzles (generated domains)
-    num_test: int = 200  # test puzzles (generated domains)
-    augment: bool = True  # training augmentation (dihedral for N-Queens)
+    num_train: int = 800  # base training puzzles (generators); Sudoku CSV: first rows kept (0: all)
+    num_test: int = 200  # test puzzles (generators); Sudoku CSV without test_csv_path: last rows
+    augment: bool = True  # training augmentation (N-Queens: dihedral; ARC/Sudoku: num_aug copies)
+    num_aug: int = 1000  # ARC/Sudoku: augmented copies per puzzle besides the original
+    strict: bool = False  # a bad ARC task file or Sudoku CSV row is an error (default: skipped, counted)
     min_queens: int = 1  # N-Queens: fewest given queens
     max_queens: int = 7  # N-Queens: most given queens
+    # ARC
+    sources: list[str] = field(default_factory=lambda: ["arc1"])  # training tasks of: arc1 | arc2 | DIR
+    arc_dirs: list[str] = field(default_factory=list)  # extra directories of training tasks (ConceptARC)
+    evaluate: str = "arc1"  # evaluation tasks of: arc1 | arc2 | DIR; "train": score the training examples
+    tasks: list[str] = field(default_factory=list)  # keep only these training task ids (small runs)
+    translate: bool = True  # random placement on the 30x30 canvas (training only)
+    force: bool = False  # allow evaluation tasks that are also training tasks (leakage guard)
+    # Sudoku
+    csv_path: str = ""  # Sudoku-Extreme CSV (source,question,answer,rating); "" uses the generator
+    test_csv_path: str = ""
+    keep_fraction: float = 0.1  # generator: keep the hardest share of candidates
+    workers: int = 1  # generator processes
+    cache_dir: str = ""  # generated Sudoku sets are cached here ("": ~/.cache/dis-rl)
 
     def validate(self) -> None:
-        if self.num_train < 1 or self.num_test < 1:
-            raise ValueError("data.num_train and data.num_test must be >= 1")
+        domains = ("nqueens", "sudoku", "arc")
+        if self.domain not in domains:
+            raise ValueError(f"data.domain must be one of {domains}, got {self.domain!r}")
+        csv = self.domain == "sudoku" and self.csv_path
+        if self.num_train < (0 if csv else 1) or self.num_test < (0 if csv and self.test_csv_path else 1):
+            raise ValueError(f"data.num_train and data.num_test must be >= 1, got {self.num_train}, {self.num_test}")
+        if self.num_aug < 0:
+            raise ValueError(f"data.num_aug must be >= 0, got {self.num_aug}")
+        if not 0 < self.keep_fraction <= 1:
+            raise ValueError(f"data.keep_fraction must lie in (0, 1], got {self.keep_fraction}")
+        if self.workers < 1:
+            raise ValueError(f"data.workers must be >= 1, got {self.workers}")
+        if self.domain == "arc" and not (self.sources or self.arc_dirs):
+            raise ValueError("data.sources and data.arc_dirs are both empty: name at least one source of tasks")
+        if self.test_csv_path and not self.csv_path:
+            raise ValueError("data.test_csv_path needs data.csv_path (the training CSV)")
         if not 1 <= self.min_queens <= self.max_queens <= 7:
             raise ValueError(f"need 1 <= data.min_queens <= data.max_queens <= 7, got {self.min_queens}..{self.max_queens}")
 
@@ -69,7 +100,9 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0: torch's default)
 
     def validate(self) -> None:
-        positive = ("supervision_steps", "batch_size", "max_batches", "eval_batch_size", "log_every", "keep_checkpoints")
+        positive = (
+            "supervision_steps", "batch_size", "max_batches", "eval_batch_size", "log_every", "keep_checkpoints"
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
@@ -89,7 +122,10 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"train.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("weight_decay", "warmup_steps", "grad_clip", "max_seconds", "eval_every", "checkpoint_every", "threads"):
+        non_negative = (
+            "weight_decay", "warmup_steps", "grad_clip", "max_seconds", "eval_every", "checkpoint_every", "threads"
+        )
+        for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
 
