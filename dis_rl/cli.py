@@ -42,6 +42,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_train(args)
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from dis_rl.compare import compare
+
+    compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dis-rl",
@@ -70,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("compare", help="train several methods (DIS, TRM, ...) to one budget and compare them",
+                       description="Train every arm x seed of a compare file to the same budget (network calls "
+                       "or training seconds); write accuracy-vs-compute plots, tables and TensorBoard scalars. "
+                       "See docs/COMPARE.md.")
+    p.add_argument("config", help="compare file, e.g. configs/compare_nqueens.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. seeds=1 budget.network_calls=2000000")
+    p.add_argument("--fresh", action="store_true",
+                   help="retrain arms even if a finished run with the same config exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_compare)
     return parser
 
 
