@@ -26,6 +26,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
+from agents.pg_finetune import RunBudget
 from agents.sb3_policy import TRMActorCriticPolicy
 from agents.sb3_vecenv import SB3VecEnv
 
@@ -82,38 +83,47 @@ class PPOArgs:
                 "step_penalty": self.step_penalty}
 
 
-def evaluate_policy_on_test(model: PPO, env_id: str, env_kwargs: dict[str, Any]) -> float:
-    """Share of test puzzles the deterministic policy solves within the step budget."""
+def evaluate_policy_on_test(model: PPO, env_id: str, env_kwargs: dict[str, Any]) -> tuple[float, float]:
+    """Shares of test puzzles the deterministic policy solves within the step budget (the env's
+    verifier) and whose final answer equals the stored label."""
     probe = gym.make_vec(env_id, num_envs=1, **env_kwargs)
     count = len(probe.unwrapped.task.test) if hasattr(probe, "unwrapped") else len(probe.task.test)
     probe.close()
     env = gym.make_vec(env_id, num_envs=count, split="test", **env_kwargs)
     obs, _ = env.reset(options={"split": "test", "puzzle": list(range(count))})
+    labels = env.unwrapped.task.test.labels if hasattr(env, "unwrapped") else env.task.test.labels
     solved = np.zeros(count, dtype=bool)
+    exact = np.zeros(count, dtype=bool)
     running = np.ones(count, dtype=bool)
     while running.any():
         action, _ = model.predict(obs, deterministic=True)
         obs, _, terminated, truncated, _ = env.step(action)
+        ended = running & (terminated | truncated)
         solved |= terminated & running
+        exact[ended] = ((obs["answer"][ended] == labels[ended]) | (labels[ended] == 0)).all(axis=1)
         running &= ~(terminated | truncated)
     env.close()
-    return float(solved.mean())
+    return float(solved.mean()), float(exact.mean())
 
 
 class _EvalCallback(BaseCallback):
-    def __init__(self, args: PPOArgs, env_id: str, run_dir: Path, writer) -> None:
+    def __init__(self, args: PPOArgs, env_id: str, run_dir: Path, writer, budget: RunBudget) -> None:
         super().__init__()
-        self.args, self.env_id, self.run_dir, self.writer = args, env_id, run_dir, writer
+        self.args, self.env_id, self.run_dir, self.writer, self.budget = args, env_id, run_dir, writer, budget
         self.network_calls = 0
+        self.train_s = 0.0
+        self.clock = time.perf_counter()
+        self.stop = False
         self.next_eval = 0
         self.started = time.perf_counter()
         self.records: list[dict[str, Any]] = []
 
     def evaluate(self) -> None:
-        valid = evaluate_policy_on_test(self.model, self.env_id, self.args.env_kwargs())
+        self.train_s += time.perf_counter() - self.clock
+        valid, exact = evaluate_policy_on_test(self.model, self.env_id, self.args.env_kwargs())
         steps = int(self.model.num_timesteps)
-        record = {"env_steps": steps, "network_calls": self.network_calls,
-                  "elapsed_s": round(time.perf_counter() - self.started, 3), "valid": valid}
+        record = {"env_steps": steps, "network_calls": self.network_calls, "train_s": round(self.train_s, 3),
+                  "elapsed_s": round(time.perf_counter() - self.started, 3), "valid": valid, "exact": exact}
         self.writer.add_scalar("eval/valid", valid, steps)
         self.writer.add_scalar("eval/valid_vs_network_calls", valid, self.network_calls)
         with open(self.run_dir / "eval_log.jsonl", "a") as f:
@@ -121,34 +131,36 @@ class _EvalCallback(BaseCallback):
         self.records.append(record)
         print(f"env steps {steps:,}  network calls {self.network_calls:,}  valid {100 * valid:.1f}%", flush=True)
         self.next_eval = steps + self.args.eval_every
+        self.clock = time.perf_counter()
 
     def _on_training_start(self) -> None:
         self.evaluate()
 
     def _on_step(self) -> bool:
+        if self.stop:
+            return False
         self.network_calls += self.training_env.num_envs
         return True
 
     def _on_rollout_end(self) -> None:
         # The bootstrap value, then n_epochs passes over the rollout that is about to train.
         a = self.args
+        calls_before, s_before = self.network_calls, self.train_s
         self.network_calls += a.num_envs + a.n_epochs * a.n_steps * a.num_envs
+        now_s = self.train_s + time.perf_counter() - self.clock
         self.writer.add_scalar("charts/network_calls", self.network_calls, self.model.num_timesteps)
-        if self.model.num_timesteps >= self.next_eval:
+        stop = (a.max_seconds and time.perf_counter() - self.started >= a.max_seconds) or self.budget.spent(
+            self.network_calls, now_s)
+        if (self.model.num_timesteps >= self.next_eval or stop
+                or self.budget.crossed(calls_before, self.network_calls, s_before, now_s)):
             self.evaluate()
-            if a.max_seconds and time.perf_counter() - self.started >= a.max_seconds:
-                self.model._stop_training = True  # noqa: SLF001  (read at the next rollout)
-
-    def _on_rollout_start(self) -> None:
-        if getattr(self.model, "_stop_training", False):
-            raise _Stop
+        if stop:
+            self.stop = True  # _on_step ends learn() at the next rollout's first step
 
 
-class _Stop(Exception):
-    pass
 
-
-def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 1) -> list[dict[str, Any]]:
+def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
+              budget: RunBudget | None = None) -> list[dict[str, Any]]:
     """Train PPO from scratch and return the evaluation records (also in ``eval_log.jsonl``)."""
     import envs  # noqa: F401  (registers the env ids)
 
@@ -177,12 +189,10 @@ def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 
     writer = SummaryWriter(str(run_dir / "tb"))
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
         f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items()))
-    callback = _EvalCallback(args, env_id, run_dir, writer)
-    try:
-        model.learn(args.total_env_steps, callback=callback)
-    except _Stop:
-        pass
-    if not callback.records or callback.records[-1]["env_steps"] != model.num_timesteps:
+    callback = _EvalCallback(args, env_id, run_dir, writer, budget or RunBudget())
+    total = args.total_env_steps if not (budget and (budget.max_network_calls or budget.max_train_seconds)) else 10**12
+    model.learn(total, callback=callback)
+    if not callback.stop and (not callback.records or callback.records[-1]["env_steps"] != model.num_timesteps):
         callback.evaluate()
     model.save(str(run_dir / "ppo_policy.zip"))
     writer.close()

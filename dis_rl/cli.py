@@ -43,9 +43,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from agents.rl_arm import register_compare_arms
     from dis_rl.compare import compare
 
+    register_compare_arms()  # RL arm kinds: ppo_scratch, pg_finetune
+
     compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh)
+    return 0
+
+
+def _cmd_rl(args: argparse.Namespace) -> int:
+    from agents.rl_arm import load_rl_config, run_rl
+
+    cfg = load_rl_config(args.config, args.overrides)
+    records = run_rl(cfg, args.run_dir)
+    last = records[-1]
+    print(f"{cfg.arm}: valid {100 * last['valid']:.1f}% of the test boards after {last['env_steps']:,} env steps "
+          f"and {last['network_calls']:,} network calls (start: {100 * records[0]['valid']:.1f}%)")
     return 0
 
 
@@ -88,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="retrain arms even if a finished run with the same config exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("rl", help="run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",
+                       description="Run the arm of an RL config (arm: ppo_scratch | pg_finetune).")
+    p.add_argument("config", help="RL config, e.g. configs/rl_nqueens_finetune.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. finetune.algorithm=ppo seed=1")
+    p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
+    p.set_defaults(func=_cmd_rl)
     return parser
 
 

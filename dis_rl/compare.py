@@ -126,6 +126,10 @@ def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> R
     if not config_path.is_absolute() and (base_dir / config_path).is_file():
         config_path = base_dir / config_path
     budget = cfg.budget
+    if arm.kind in ARM_LOADERS:  # an arm with its own config format (the RL arms)
+        run = ARM_LOADERS[arm.kind](config_path, [*arm.overrides], seed, budget, cfg.eval_points)
+        run.name = f"{arm.name}_seed{seed}"
+        return run
     forced = [f"train.seed={seed}", "train.max_batches=1000000000", "train.eval_every=0", "train.checkpoint_every=0"]
     if budget.network_calls:
         every = max(1, math.ceil(budget.network_calls / cfg.eval_points))
@@ -146,7 +150,7 @@ def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> R
 class ArmRun:
     """One arm x seed: its evaluations (in order) and what an example cost."""
 
-    evals: list[dict]  # each: network_calls, train_s, valid, exact
+    evals: list[dict]  # each: network_calls, train_s, valid, exact, env_steps
     calls_per_example: float  # schedule: most calls one example can cost per batch
     realised_calls_per_example: float  # mean calls an example actually cost
     parameters: int = 0
@@ -160,7 +164,10 @@ def run_supervised(run: RunConfig, run_dir: Path, progress: bool) -> ArmRun:
     trainer.run()
     method = trainer.method
     realised = getattr(method, "realised_calls_per_example", None)
-    evals = [{k: e[k] for k in ("network_calls", "train_s", "valid", "exact")}
+    # Env steps of a supervised arm: refinement steps of training puzzles (batches x batch size x
+    # N_sup; for TRM with halting, the schedule's upper bound).
+    per_batch = run.train.batch_size * run.train.supervision_steps
+    evals = [{**{k: e[k] for k in ("network_calls", "train_s", "valid", "exact")}, "env_steps": e["batch"] * per_batch}
              for e in read_jsonl(run_dir / "eval_log.jsonl")]
     schedule = float(method.calls_per_example())
     return ArmRun(evals, schedule, float(realised() or schedule) if realised else schedule,
@@ -168,11 +175,17 @@ def run_supervised(run: RunConfig, run_dir: Path, progress: bool) -> ArmRun:
 
 
 ARM_KINDS: dict[str, Callable[[RunConfig, Path, bool], ArmRun]] = {"dis": run_supervised, "trm": run_supervised}
+# Arm kinds whose config is not a train config: ``loader(path, overrides, seed, budget, eval_points)``
+# returns the arm's resolved config (with ``name``, ``seed`` and ``to_dict()``).
+ARM_LOADERS: dict[str, Callable] = {}
 
 
-def register_arm_kind(kind: str, runner: Callable[[RunConfig, Path, bool], ArmRun]) -> None:
+def register_arm_kind(kind: str, runner: Callable[[RunConfig, Path, bool], ArmRun],
+                      loader: Callable | None = None) -> None:
     """Add an arm kind (e.g. ``rl``): ``runner(run_config, run_dir, progress) -> ArmRun``."""
     ARM_KINDS[kind] = runner
+    if loader is not None:
+        ARM_LOADERS[kind] = loader
 
 
 # -- summarising -----------------------------------------------------------------------------------
@@ -183,6 +196,7 @@ class ArmSummary:
     seeds: list[int]
     calls: list[float]  # per eval point, mean over seeds
     seconds: list[float]
+    env_steps: list[float]
     valid_mean: list[float]
     valid_min: list[float]
     valid_max: list[float]
@@ -216,11 +230,12 @@ def summarise(arm: Arm, runs: dict[int, ArmRun]) -> ArmSummary:
     """Align the seeds' evaluations by point index and average them."""
     seeds = sorted(runs)
     k = min(len(runs[s].evals) for s in seeds)
-    col = {key: [[runs[s].evals[i][key] for s in seeds] for i in range(k)]
-           for key in ("network_calls", "train_s", "valid")}
+    col = {key: [[runs[s].evals[i].get(key, float("nan")) for s in seeds] for i in range(k)]
+           for key in ("network_calls", "train_s", "valid", "env_steps")}
     return ArmSummary(
         name=arm.name, kind=arm.kind, seeds=seeds,
         calls=[_mean(v) for v in col["network_calls"]], seconds=[_mean(v) for v in col["train_s"]],
+        env_steps=[_mean(v) for v in col["env_steps"]],
         valid_mean=[_mean(v) for v in col["valid"]], valid_min=[min(v) for v in col["valid"]],
         valid_max=[max(v) for v in col["valid"]],
         final_valid=[runs[s].evals[-1]["valid"] for s in seeds],
@@ -313,9 +328,10 @@ def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     for ax, key, label in ((axes[0], "calls", "network calls (cumulative, all examples)"),
-                           (axes[1], "seconds", "training time (s, evaluation excluded)")):
+                           (axes[1], "seconds", "training time (s, evaluation excluded)"),
+                           (axes[2], "env_steps", "environment steps (refinement steps of training puzzles)")):
         for s in summaries:
             x = getattr(s, key)
             ax.plot(x, [100 * v for v in s.valid_mean], "o-", ms=3, label=f"{s.name} ({len(s.seeds)} seeds)")
@@ -394,16 +410,17 @@ def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh
     if not fresh and done.is_file():
         saved = json.loads(done.read_text())
         if saved.get("config") == resolved:
-            log(f"[{arm.name} seed {run.train.seed}] reusing {done}")
+            log(f"[{arm.name}] reusing {done}")
             return ArmRun(**saved["run"])
     if arm_dir.exists():
         import shutil
 
         shutil.rmtree(arm_dir)  # a stale or half-finished run: logs must start empty
-    log(f"[{arm.name} seed {run.train.seed}] training ({arm.kind}) in {arm_dir}")
+    seed = run.seed if hasattr(run, "seed") else run.train.seed
+    log(f"[{arm.name} seed {seed}] training ({arm.kind}) in {arm_dir}")
     result = ARM_KINDS[arm.kind](run, arm_dir, progress)
     final = result.evals[-1] if result.evals else {}
-    log(f"[{arm.name} seed {run.train.seed}] valid {100 * final.get('valid', 0):.1f}% after "
+    log(f"[{arm.name} seed {seed}] valid {100 * final.get('valid', 0):.1f}% after "
         f"{final.get('network_calls', 0):,} calls, {final.get('train_s', 0):.0f}s training")
     done.write_text(json.dumps({"config": resolved, "run": asdict(result)}))
     return result
