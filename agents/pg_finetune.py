@@ -3,7 +3,7 @@
 The policy is the CFG agent's per-cell distribution: at refinement step ``t`` the model makes one
 step from its carry and every cell's next token is drawn from
 ``softmax((l_u + w (l_c - l_u)) / temperature)`` (``l_u``/``l_c``: readouts before/after the step's
-reasoning update, `dis_rl.rollout.guided_logits`). An episode is the refinement steps of one
+reasoning update; `dis_rl.rollout.refine_step`, the step `agents.cfg_agent.CFGAgent` takes). An episode is the refinement steps of one
 puzzle in the refine-mode env, batched through the vector-native env; the rewards are the env's
 (drop in distance to the nearest solution, plus the success bonus). The carry is detached between
 steps (as in DIS training), so each step's log-probability depends on that step's computation only.
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dis_rl.model.trm import TRM, Carry
-from dis_rl.rollout import guided_logits
+from dis_rl.rollout import refine_step
 
 ALGORITHMS = ("reinforce", "ppo", "grpo")
 BASELINES = ("mean", "learned")
@@ -186,13 +186,12 @@ class ValueHead(nn.Module):
 
 def policy_step(model: TRM, carry: Carry, inputs: torch.Tensor, answers: torch.Tensor, pids: torch.Tensor,
                 step: int, step_input: str, w: float, temperature: float) -> tuple[Carry, torch.Tensor]:
-    """One refinement step as a policy: ``(next carry, per-cell log-probs [B, L, V])``. The step
-    embeds the puzzle (``step_input=input``) or the current answer (``prediction``), as
-    `dis_rl.rollout.next_step_input` does with the previous prediction."""
-    tokens = answers if (step_input == "prediction" and step > 1) else inputs
-    out = model.step(carry, model.embed(tokens, pids, step))
-    logits = guided_logits(out.logits_before, out.logits_after, w) / temperature
-    return out.carry, torch.log_softmax(logits.float(), dim=-1)
+    """One refinement step as a policy: ``(next carry, per-cell log-probs [B, L, V])``. The same
+    step the CFG agent takes (`dis_rl.rollout.refine_step`: the guided logits ``l_w``), with the
+    current answer as the previous prediction; the sampling happens outside (with gradients off)."""
+    previous = answers if step > 1 else None
+    out = refine_step(model, carry, inputs, pids, step, previous, step_input, w)
+    return out.output.carry, torch.log_softmax(out.guided.float() / temperature, dim=-1)
 
 
 def replay(model: TRM, batch: dict[str, torch.Tensor], args: PGArgs, step_input: str, value_head=None):

@@ -35,6 +35,46 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ws(text: str) -> list[float]:
+    from dis_rl.guidance import parse_ws
+
+    try:
+        return parse_ws(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _cmd_sweep_w(args: argparse.Namespace) -> int:
+    from dis_rl.guidance import sweep_checkpoint
+
+    result, folder = sweep_checkpoint(args.checkpoint, args.w, split=args.split, out_dir=args.out,
+                                      device=args.device, max_aug=args.max_aug)
+    print(result.to_markdown())
+    print(f"saved: {folder}/sweep_w.{{md,csv,png}} and TensorBoard scalars in {folder / 'tb'}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from dis_rl.figures import show_checkpoint
+
+    try:
+        path = show_checkpoint(args.checkpoint, args.puzzle, args.w, args.out, args.split, args.seed, args.device)
+    except IndexError as err:
+        print(f"dis-rl: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (TensorBoard: tensorboard --logdir {path.parent / 'tb'})")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dis_rl.export import export_checkpoint
+
+    out = export_checkpoint(args.checkpoint, args.out_dir, evaluate_split=None if args.no_eval else "test")
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"exported {out} ({size / 1024:.0f} KiB)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     args.config = str(DEMO_CONFIG)
     args.run_dir = None
@@ -63,6 +103,12 @@ def _cmd_rl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="run folder, checkpoints/ folder, step folder or exported folder")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dis-rl",
@@ -85,6 +131,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("sweep-w", help="sweep the guidance scale w on a checkpoint's test puzzles",
+                       description="Accuracy, advantage margin and Hamming contraction per step for each w; "
+                       "saves markdown, CSV, PNG and TensorBoard scalars (default <run>/sweep_w/).")
+    _checkpoint_arguments(p)
+    p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws,
+                   help="comma-separated guidance scales (default: %(default)s)")
+    p.add_argument("--out", default=None, help="output folder (default: <run>/sweep_w)")
+    p.add_argument("--max-aug", type=int, default=8, help="ARC: augmentations voted per test pair")
+    p.set_defaults(func=_cmd_sweep_w)
+
+    p = sub.add_parser("show", help="draw one puzzle's refinement (targets and guided predictions) as a PNG",
+                       description="A strip like the paper's Fig. 6; also logged to TensorBoard.")
+    _checkpoint_arguments(p)
+    p.add_argument("--puzzle", type=int, default=0, help="puzzle index in the split")
+    p.add_argument("--w", type=float, default=1.0, help="guidance scale (default: 1, plain decoding)")
+    p.add_argument("--out", default=None, help="PNG path (default: <run>/show/puzzle_<I>_w<W>.png)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the DIS target frames")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("export", help="write a slim shareable checkpoint (weights + metadata, no optimiser)",
+                       description="Export CHECKPOINT to OUT_DIR (model.safetensors + meta.json, <= 5 MB).")
+    p.add_argument("checkpoint")
+    p.add_argument("out_dir")
+    p.add_argument("--no-eval", action="store_true", help="keep the stored metrics instead of re-evaluating")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo", help="train the N-Queens DIS demo (configs/nqueens_dis.yaml) and report",
                        description="The README's first command: a short DIS run on 8x8 N-Queens.")

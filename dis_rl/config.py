@@ -41,6 +41,7 @@ class TrainConfig:
     supervision_steps: int = 6  # N_sup (TRM: the most steps an example may take)
     targets: str = "path"  # target generator: path | mask | replace (DIS)
     step_input: str = "input"  # what each step embeds: input (paper) | prediction (public DIS code)
+    p_uncond: float = 0.0  # classifier-free dropout: share of examples whose step skips the reasoning update
     loss: str = "softmax"  # softmax | stablemax
     optimizer: str = "adamw"  # adamw | adam_atan2
     lr: float = 1e-3
@@ -79,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"train.lr must be > 0 and train.puzzle_emb_lr >= 0, got {self.lr}, {self.puzzle_emb_lr}")
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
+        if not 0 <= self.p_uncond <= 1:
+            raise ValueError(f"train.p_uncond must lie in [0, 1], got {self.p_uncond}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"train.ema must lie in [0, 1), got {self.ema}")
         choices = {
