@@ -3,7 +3,8 @@
 The policy is the CFG agent's per-cell distribution: at refinement step ``t`` the model makes one
 step from its carry and every cell's next token is drawn from
 ``softmax((l_u + w (l_c - l_u)) / temperature)`` (``l_u``/``l_c``: readouts before/after the step's
-reasoning update; `dis_rl.rollout.refine_step`, the step `agents.cfg_agent.CFGAgent` takes). An episode is the refinement steps of one
+reasoning update; `dis_rl.rollout.refine_step`, the step `agents.cfg_agent.CFGAgent`
+takes). An episode is the refinement steps of one
 puzzle in the refine-mode env, batched through the vector-native env; the rewards are the env's
 (drop in distance to the nearest solution, plus the success bonus). The carry is detached between
 steps (as in DIS training), so each step's log-probability depends on that step's computation only.
@@ -398,7 +399,8 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
             writer.add_scalar("charts/network_calls", network_calls, env_steps)
             writer.add_scalar("charts/SPS", env_steps / max(time.perf_counter() - started, 1e-9), env_steps)
         out_of_budget = (args.max_env_steps and env_steps >= args.max_env_steps) or (
-            args.max_seconds and time.perf_counter() - started >= args.max_seconds) or budget.spent(network_calls, train_s)
+            args.max_seconds and time.perf_counter() - started >= args.max_seconds
+        ) or budget.spent(network_calls, train_s)
         if (out_of_budget or iteration == args.iterations or (args.eval_every and iteration % args.eval_every == 0)
                 or budget.crossed(calls_before, network_calls, s_before, train_s)):
             record = run_eval(iteration)

@@ -31,7 +31,7 @@ class RLConfig:
     threads: int = 1  # torch CPU threads
     budget: RunBudget = field(default_factory=RunBudget)  # set by `dis-rl compare`
     ppo: PPOArgs = field(default_factory=PPOArgs)
-    finetune: PGArgs = field(default_factory=lambda: PGArgs(checkpoint="-"))
+    finetune: PGArgs = field(default_factory=PGArgs)
 
     def validate(self) -> None:
         if self.arm not in ARMS:
