@@ -196,7 +196,6 @@ class ArmSummary:
     seeds: list[int]
     calls: list[float]  # per eval point, mean over seeds
     seconds: list[float]
-    env_steps: list[float]
     valid_mean: list[float]
     valid_min: list[float]
     valid_max: list[float]
@@ -205,6 +204,7 @@ class ArmSummary:
     calls_per_example: float
     realised_calls_per_example: float
     parameters: int
+    env_steps: list[float] = field(default_factory=list)  # per eval point, mean over seeds
 
     @property
     def final_mean(self) -> float:
