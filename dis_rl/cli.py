@@ -53,11 +53,78 @@ def _cmd_data_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ws(text: str) -> list[float]:
+    from dis_rl.guidance import parse_ws
+
+    try:
+        return parse_ws(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _cmd_sweep_w(args: argparse.Namespace) -> int:
+    from dis_rl.guidance import sweep_checkpoint
+
+    result, folder = sweep_checkpoint(args.checkpoint, args.w, split=args.split, out_dir=args.out,
+                                      device=args.device, max_aug=args.max_aug)
+    print(result.to_markdown())
+    print(f"saved: {folder}/sweep_w.{{md,csv,png}} and TensorBoard scalars in {folder / 'tb'}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from dis_rl.figures import show_checkpoint
+
+    try:
+        path = show_checkpoint(args.checkpoint, args.puzzle, args.w, args.out, args.split, args.seed, args.device)
+    except IndexError as err:
+        print(f"dis-rl: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (TensorBoard: tensorboard --logdir {path.parent / 'tb'})")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dis_rl.export import export_checkpoint
+
+    out = export_checkpoint(args.checkpoint, args.out_dir, evaluate_split=None if args.no_eval else "test")
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"exported {out} ({size / 1024:.0f} KiB)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     args.config = str(DEMO_CONFIG)
     args.run_dir = None
     args.resume = False
     return _cmd_train(args)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from agents.rl_arm import register_compare_arms
+    from dis_rl.compare import compare
+
+    register_compare_arms()  # RL arm kinds: ppo_scratch, pg_finetune
+
+    compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh)
+    return 0
+
+
+def _cmd_rl(args: argparse.Namespace) -> int:
+    from agents.rl_arm import load_rl_config, run_rl
+
+    cfg = load_rl_config(args.config, args.overrides)
+    records = run_rl(cfg, args.run_dir)
+    last = records[-1]
+    print(f"{cfg.arm}: valid {100 * last['valid']:.1f}% of the test boards after {last['env_steps']:,} env steps "
+          f"and {last['network_calls']:,} network calls (start: {100 * records[0]['valid']:.1f}%)")
+    return 0
+
+
+def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="run folder, checkpoints/ folder, step folder or exported folder")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,11 +165,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="stop at the first bad task file or CSV row")
     p.set_defaults(func=_cmd_data_stats)
 
+    p = sub.add_parser("sweep-w", help="sweep the guidance scale w on a checkpoint's test puzzles",
+                       description="Accuracy, advantage margin and Hamming contraction per step for each w; "
+                       "saves markdown, CSV, PNG and TensorBoard scalars (default <run>/sweep_w/).")
+    _checkpoint_arguments(p)
+    p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws,
+                   help="comma-separated guidance scales (default: %(default)s)")
+    p.add_argument("--out", default=None, help="output folder (default: <run>/sweep_w)")
+    p.add_argument("--max-aug", type=int, default=8, help="ARC: augmentations voted per test pair")
+    p.set_defaults(func=_cmd_sweep_w)
+
+    p = sub.add_parser("show", help="draw one puzzle's refinement (targets and guided predictions) as a PNG",
+                       description="A strip like the paper's Fig. 6; also logged to TensorBoard.")
+    _checkpoint_arguments(p)
+    p.add_argument("--puzzle", type=int, default=0, help="puzzle index in the split")
+    p.add_argument("--w", type=float, default=1.0, help="guidance scale (default: 1, plain decoding)")
+    p.add_argument("--out", default=None, help="PNG path (default: <run>/show/puzzle_<I>_w<W>.png)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the DIS target frames")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("export", help="write a slim shareable checkpoint (weights + metadata, no optimiser)",
+                       description="Export CHECKPOINT to OUT_DIR (model.safetensors + meta.json, <= 5 MB).")
+    p.add_argument("checkpoint")
+    p.add_argument("out_dir")
+    p.add_argument("--no-eval", action="store_true", help="keep the stored metrics instead of re-evaluating")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("demo", help="train the N-Queens DIS demo (configs/nqueens_dis.yaml) and report",
                        description="The README's first command: a short DIS run on 8x8 N-Queens.")
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("compare", help="train several methods (DIS, TRM, ...) to one budget and compare them",
+                       description="Train every arm x seed of a compare file to the same budget (network calls "
+                       "or training seconds); write accuracy-vs-compute plots, tables and TensorBoard scalars. "
+                       "See docs/COMPARE.md.")
+    p.add_argument("config", help="compare file, e.g. configs/compare_nqueens.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. seeds=1 budget.network_calls=2000000")
+    p.add_argument("--fresh", action="store_true",
+                   help="retrain arms even if a finished run with the same config exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("rl", help="run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",
+                       description="Run the arm of an RL config (arm: ppo_scratch | pg_finetune).")
+    p.add_argument("config", help="RL config, e.g. configs/rl_nqueens_finetune.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. finetune.algorithm=ppo seed=1")
+    p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
+    p.set_defaults(func=_cmd_rl)
     return parser
 
 
