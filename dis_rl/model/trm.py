@@ -124,7 +124,9 @@ class TRM(nn.Module):
         shape = (batch_size, self.cfg.puzzle_emb_len + self.seq_len, self.cfg.hidden)
         return Carry(self.y_init.expand(shape).clone(), self.z_init.expand(shape).clone())
 
-    def embed(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor | None = None, step: int | None = None) -> torch.Tensor:
+    def embed(
+        self, inputs: torch.Tensor, puzzle_ids: torch.Tensor | None = None, step: int | None = None
+    ) -> torch.Tensor:
         """Input injection ``x [B, P + L, D]``: token embeddings behind a prefix whose slot 0 holds
         the puzzle vector, plus the step embedding, all scaled by ``sqrt(D)``."""
         b = inputs.shape[0]
