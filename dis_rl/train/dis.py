@@ -34,9 +34,11 @@ class DISMethod:
         from dis_rl.train.loop import RoundStats
 
         t, tc = self.t, self.t.cfg.train
-        batch = t.next_batch(tc.batch_size)
-        inputs, labels, pids = batch["inputs"], batch["labels"], batch["puzzle_ids"]
-        frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, t.vocab_size, t.target_rng)
+        # Frames are drawn for the global batch and then sharded, so K ranks draw what one process draws.
+        batch = t.next_global_batch(tc.batch_size)
+        frames = make_frames(tc.targets, batch["inputs"], batch["labels"], tc.supervision_steps, t.vocab_size,
+                             t.target_rng)
+        inputs, pids, frames = t.shard(batch["inputs"]), t.shard(batch["puzzle_ids"]), t.shard(frames, dim=1)
         carry = t.model.initial_carry(inputs.shape[0])
         losses, previous = [], None
         for s in range(1, tc.supervision_steps + 1):
