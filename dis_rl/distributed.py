@@ -78,8 +78,9 @@ def init_distributed(ctx: DistContext, device: torch.device) -> None:
             raise ValueError(f"WORLD_SIZE={ctx.world_size} but {key} is not set: launch with torchrun")
     backend = "nccl" if device.type == "cuda" else "gloo"
     # Generous timeout: rank 0 writes checkpoints while the others wait at the next collective.
+    bound = {"device_id": device} if device.type == "cuda" else {}  # NCCL: this rank's GPU, no guessing
     dist.init_process_group(backend, rank=ctx.rank, world_size=ctx.world_size,
-                            timeout=datetime.timedelta(minutes=30))
+                            timeout=datetime.timedelta(minutes=30), **bound)
 
 
 def shutdown_distributed() -> None:
