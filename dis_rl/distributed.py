@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from dis_rl.config import ConfigError
 from dis_rl.evaluate import EvalResult
 
 
@@ -92,7 +93,7 @@ def shard_slice(n: int, ctx: DistContext) -> slice:
     """This rank's contiguous share of a global batch of ``n`` (equal shares keep the mean of the
     per-rank mean losses equal to the global mean loss)."""
     if n % ctx.world_size:
-        raise ValueError(
+        raise ConfigError(
             f"train.batch_size ({n}) must be divisible by the number of processes ({ctx.world_size}): "
             "each rank takes an equal share of the global batch"
         )
