@@ -12,6 +12,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,21 @@ def optimizer_state(ckpt: Checkpoint, name: str) -> dict[str, Any]:
     return {"state": state, "param_groups": info["param_groups"]}
 
 
+@contextmanager
+def atomic_folder(final: Path) -> Iterator[Path]:
+    """A temporary sibling folder to fill; on success it replaces ``final`` in one rename, on any
+    error it is removed (so readers see the old folder or the complete new one, never half)."""
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_checkpoint(
     ckpt_dir: str | Path,
     step: int,
@@ -96,17 +113,10 @@ def save_checkpoint(
     optim_tensors.update({k: v.detach().cpu().contiguous() for k, v in (extra_tensors or {}).items()})
     full_meta = {"format": FORMAT, "version": VERSION, **meta, "optim": optim_meta, "step": step}
     final = ckpt_dir / f"step_{step:08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=ckpt_dir))
-    try:
+    with atomic_folder(final) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in model_state.items()}, str(tmp / "model.safetensors"))
         save_file(optim_tensors, str(tmp / "optim.safetensors"))
         (tmp / "meta.json").write_text(json.dumps(full_meta, indent=1, default=_json_default))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     pointer = ckpt_dir / ".latest.tmp"
     pointer.write_text(final.name + "\n")
     os.replace(pointer, ckpt_dir / "latest")

@@ -12,12 +12,15 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "nqueens_dis.
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dis_rl.config import load_config
+    from dis_rl.data import describe_data
     from dis_rl.distributed import shutdown_distributed
     from dis_rl.evaluate import format_table
     from dis_rl.plots import plot_run
     from dis_rl.train import Trainer
 
-    cfg = load_config(args.config, args.overrides)
+    extra = [f"data.arc_dirs={list(args.arc_dir)}"] if getattr(args, "arc_dir", None) else []
+    extra += ["data.strict=true"] if getattr(args, "strict", False) else []
+    cfg = load_config(args.config, args.overrides + extra)
     try:
         trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress)
         main = trainer.dist.is_main  # under torchrun only rank 0 reports
@@ -25,6 +28,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(f"run folder: {trainer.run_dir}  |  model: {trainer.model.num_parameters():,} parameters "
                   f"|  device: {trainer.device} x {trainer.dist.world_size} process(es)  "
                   f"|  train examples: {len(trainer.train_source):,}")
+            print(describe_data(trainer.train_source, trainer.test_set, cfg.model.puzzle_emb_width or cfg.model.hidden))
         result = trainer.run(resume=args.resume)
     finally:
         shutdown_distributed()
@@ -38,8 +42,62 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dis_rl.evaluate import evaluate_checkpoint, format_table
 
+    if args.vote:
+        from dis_rl.vote import vote_checkpoint
+
+        result = vote_checkpoint(args.checkpoint, max_aug=args.vote, submission_path=args.submission,
+                                 device=args.device)
+        print(f"voting over {args.vote} augmentations: {result}\nsubmission: {args.submission}")
+        return 0
     result = evaluate_checkpoint(args.checkpoint, split=args.split, device=args.device)
     print(format_table(result))
+    return 0
+
+
+def _cmd_data_stats(args: argparse.Namespace) -> int:
+    from dis_rl.data_stats import data_stats
+
+    print(data_stats(args.source, num_aug=args.num_aug, strict=args.strict))
+    return 0
+
+
+def _ws(text: str) -> list[float]:
+    from dis_rl.guidance import parse_ws
+
+    try:
+        return parse_ws(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _cmd_sweep_w(args: argparse.Namespace) -> int:
+    from dis_rl.guidance import sweep_checkpoint
+
+    result, folder = sweep_checkpoint(args.checkpoint, args.w, split=args.split, out_dir=args.out,
+                                      device=args.device, max_aug=args.max_aug)
+    print(result.to_markdown())
+    print(f"saved: {folder}/sweep_w.{{md,csv,png}} and TensorBoard scalars in {folder / 'tb'}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from dis_rl.figures import show_checkpoint
+
+    try:
+        path = show_checkpoint(args.checkpoint, args.puzzle, args.w, args.out, args.split, args.seed, args.device)
+    except IndexError as err:
+        print(f"dis-rl: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (TensorBoard: tensorboard --logdir {path.parent / 'tb'})")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dis_rl.export import export_checkpoint
+
+    out = export_checkpoint(args.checkpoint, args.out_dir, evaluate_split=None if args.no_eval else "test")
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"exported {out} ({size / 1024:.0f} KiB)")
     return 0
 
 
@@ -48,6 +106,33 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     args.run_dir = None
     args.resume = False
     return _cmd_train(args)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from agents.rl_arm import register_compare_arms
+    from dis_rl.compare import compare
+
+    register_compare_arms()  # RL arm kinds: ppo_scratch, pg_finetune
+
+    compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh)
+    return 0
+
+
+def _cmd_rl(args: argparse.Namespace) -> int:
+    from agents.rl_arm import load_rl_config, run_rl
+
+    cfg = load_rl_config(args.config, args.overrides)
+    records = run_rl(cfg, args.run_dir)
+    last = records[-1]
+    print(f"{cfg.arm}: valid {100 * last['valid']:.1f}% of the test boards after {last['env_steps']:,} env steps "
+          f"and {last['network_calls']:,} network calls (start: {100 * records[0]['valid']:.1f}%)")
+    return 0
+
+
+def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="run folder, checkpoints/ folder, step folder or exported folder")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
     p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--arc-dir", action="append", default=[], metavar="DIR",
+                   help="extra directory of ARC task files to train on (repeatable; sets data.arc_dirs)")
+    p.add_argument("--strict", action="store_true", help="a bad ARC task file or Sudoku CSV row is an error")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on its test puzzles",
@@ -71,25 +159,84 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--vote", type=int, default=0, metavar="N",
+                   help="ARC: vote over N augmentations of each test input (pass@1, pass@2, pass@N)")
+    p.add_argument("--submission", default="submission.json", help="with --vote: where to write the ARC Prize file")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("data", help="inspect data sources")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    p = data_sub.add_parser("stats", help="tasks, pairs, grid sizes, augmentations (ARC) or rows, ratings (Sudoku)",
+                            description="SOURCE: arc1 | arc2 | a directory of ARC task files | a Sudoku CSV file.")
+    p.add_argument("source")
+    p.add_argument("--num-aug", type=int, default=1000, help="augmentations per ARC puzzle to plan (default 1000)")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad task file or CSV row")
+    p.set_defaults(func=_cmd_data_stats)
+
+    p = sub.add_parser("sweep-w", help="sweep the guidance scale w on a checkpoint's test puzzles",
+                       description="Accuracy, advantage margin and Hamming contraction per step for each w; "
+                       "saves markdown, CSV, PNG and TensorBoard scalars (default <run>/sweep_w/).")
+    _checkpoint_arguments(p)
+    p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws,
+                   help="comma-separated guidance scales (default: %(default)s)")
+    p.add_argument("--out", default=None, help="output folder (default: <run>/sweep_w)")
+    p.add_argument("--max-aug", type=int, default=8, help="ARC: augmentations voted per test pair")
+    p.set_defaults(func=_cmd_sweep_w)
+
+    p = sub.add_parser("show", help="draw one puzzle's refinement (targets and guided predictions) as a PNG",
+                       description="A strip like the paper's Fig. 6; also logged to TensorBoard.")
+    _checkpoint_arguments(p)
+    p.add_argument("--puzzle", type=int, default=0, help="puzzle index in the split")
+    p.add_argument("--w", type=float, default=1.0, help="guidance scale (default: 1, plain decoding)")
+    p.add_argument("--out", default=None, help="PNG path (default: <run>/show/puzzle_<I>_w<W>.png)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the DIS target frames")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("export", help="write a slim shareable checkpoint (weights + metadata, no optimiser)",
+                       description="Export CHECKPOINT to OUT_DIR (model.safetensors + meta.json, <= 5 MB).")
+    p.add_argument("checkpoint")
+    p.add_argument("out_dir")
+    p.add_argument("--no-eval", action="store_true", help="keep the stored metrics instead of re-evaluating")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo", help="train the N-Queens DIS demo (configs/nqueens_dis.yaml) and report",
                        description="The README's first command: a short DIS run on 8x8 N-Queens.")
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("compare", help="train several methods (DIS, TRM, ...) to one budget and compare them",
+                       description="Train every arm x seed of a compare file to the same budget (network calls "
+                       "or training seconds); write accuracy-vs-compute plots, tables and TensorBoard scalars. "
+                       "See docs/COMPARE.md.")
+    p.add_argument("config", help="compare file, e.g. configs/compare_nqueens.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. seeds=1 budget.network_calls=2000000")
+    p.add_argument("--fresh", action="store_true",
+                   help="retrain arms even if a finished run with the same config exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("rl", help="run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",
+                       description="Run the arm of an RL config (arm: ppo_scratch | pg_finetune).")
+    p.add_argument("config", help="RL config, e.g. configs/rl_nqueens_finetune.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. finetune.algorithm=ppo seed=1")
+    p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
+    p.set_defaults(func=_cmd_rl)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from dis_rl.checkpoint import CheckpointError
     from dis_rl.config import ConfigError
+    from dis_rl.puzzles.arc import ARCFormatError
+    from dis_rl.puzzles.arc_augment import LeakageError
+    from dis_rl.puzzles.sudoku import SudokuFormatError
     from dis_rl.train.loop import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, FileNotFoundError) as err:
+    except (ConfigError, CheckpointError, FileNotFoundError, ARCFormatError, LeakageError, SudokuFormatError) as err:
         print(f"dis-rl: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

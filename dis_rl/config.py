@@ -24,23 +24,61 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
+    """Where the puzzles come from (docs/DATA.md). Keys of other domains are ignored."""
+
     domain: str = "nqueens"  # nqueens | sudoku | arc
     seed: int = 0  # seed of the puzzle generator / augmentation
-    num_train: int = 800  # base training puzzles (generated domains)
-    num_test: int = 200  # test puzzles (generated domains)
-    augment: bool = True  # training augmentation (dihedral for N-Queens)
+    num_train: int = 800  # base training puzzles (generators); Sudoku CSV: first rows kept (0: all)
+    num_test: int = 200  # test puzzles (generators); Sudoku CSV without test_csv_path: last rows
+    augment: bool = True  # training augmentation (N-Queens: dihedral; ARC/Sudoku: num_aug copies)
+    num_aug: int = 1000  # ARC/Sudoku: augmented copies per puzzle besides the original
+    strict: bool = False  # a bad ARC task file or Sudoku CSV row is an error (default: skipped, counted)
+    min_queens: int = 1  # N-Queens: fewest given queens
+    max_queens: int = 7  # N-Queens: most given queens
+    # ARC
+    sources: list[str] = field(default_factory=lambda: ["arc1"])  # training tasks of: arc1 | arc2 | DIR
+    arc_dirs: list[str] = field(default_factory=list)  # extra directories of training tasks (ConceptARC)
+    evaluate: str = "arc1"  # evaluation tasks of: arc1 | arc2 | DIR; "train": score the training examples
+    tasks: list[str] = field(default_factory=list)  # keep only these training task ids (small runs)
+    translate: bool = True  # random placement on the 30x30 canvas (training only)
+    force: bool = False  # allow evaluation tasks that are also training tasks (leakage guard)
+    # Sudoku
+    csv_path: str = ""  # Sudoku-Extreme CSV (source,question,answer,rating); "" uses the generator
+    test_csv_path: str = ""
+    keep_fraction: float = 0.1  # generator: keep the hardest share of candidates
+    workers: int = 1  # generator processes
+    cache_dir: str = ""  # generated Sudoku sets are cached here ("": ~/.cache/dis-rl)
 
     def validate(self) -> None:
-        if self.num_train < 1 or self.num_test < 1:
-            raise ValueError("data.num_train and data.num_test must be >= 1")
+        domains = ("nqueens", "sudoku", "arc")
+        if self.domain not in domains:
+            raise ValueError(f"data.domain must be one of {domains}, got {self.domain!r}")
+        csv = self.domain == "sudoku" and self.csv_path
+        if self.num_train < (0 if csv else 1) or self.num_test < (0 if csv and self.test_csv_path else 1):
+            raise ValueError(f"data.num_train and data.num_test must be >= 1, got {self.num_train}, {self.num_test}")
+        if self.num_aug < 0:
+            raise ValueError(f"data.num_aug must be >= 0, got {self.num_aug}")
+        if not 0 < self.keep_fraction <= 1:
+            raise ValueError(f"data.keep_fraction must lie in (0, 1], got {self.keep_fraction}")
+        if self.workers < 1:
+            raise ValueError(f"data.workers must be >= 1, got {self.workers}")
+        if self.domain == "arc" and not (self.sources or self.arc_dirs):
+            raise ValueError("data.sources and data.arc_dirs are both empty: name at least one source of tasks")
+        if self.test_csv_path and not self.csv_path:
+            raise ValueError("data.test_csv_path needs data.csv_path (the training CSV)")
+        if not 1 <= self.min_queens <= self.max_queens <= 7:
+            raise ValueError(
+                f"need 1 <= data.min_queens <= data.max_queens <= 7, got {self.min_queens}..{self.max_queens}"
+            )
 
 
 @dataclass
 class TrainConfig:
-    method: str = "dis"  # dis (Deep Improvement Supervision); trm is added by the TRM trainer
-    supervision_steps: int = 6  # N_sup
+    method: str = "dis"  # dis (Deep Improvement Supervision) | trm (TRM deep supervision + adaptive halting)
+    supervision_steps: int = 6  # N_sup (TRM: the most steps an example may take)
     targets: str = "path"  # target generator: path | mask | replace (DIS)
     step_input: str = "input"  # what each step embeds: input (paper) | prediction (public DIS code)
+    p_uncond: float = 0.0  # classifier-free dropout: share of examples whose step skips the reasoning update
     loss: str = "softmax"  # softmax | stablemax
     optimizer: str = "adamw"  # adamw | adam_atan2
     lr: float = 1e-3
@@ -54,6 +92,12 @@ class TrainConfig:
     batch_size: int = 64
     max_batches: int = 1000  # training length in batches (DIS: N_sup optimiser steps each)
     max_seconds: float = 0.0  # wall-clock cap (0: none); the run stops cleanly and saves
+    max_network_calls: int = 0  # budget in network calls summed over examples (0: none); `dis-rl compare`
+    max_train_seconds: float = 0.0  # budget in training seconds, evaluation and checkpoints excluded (0: none)
+    eval_every_calls: int = 0  # also evaluate each time network calls cross a multiple of this (0: off)
+    eval_every_seconds: float = 0.0  # also evaluate each time training seconds cross a multiple of this (0: off)
+    halt_exploration_prob: float = 0.1  # TRM: chance an example gets a random minimum of 2..N_sup steps
+    halt_loss_weight: float = 0.5  # TRM: loss = CE + halt_loss_weight * BCE(halting logit, answer exact)
     eval_every: int = 200  # batches between evaluations (0: only at the end)
     eval_batch_size: int = 200
     checkpoint_every: int = 200  # batches between checkpoints (0: only at the end)
@@ -66,7 +110,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile the blocks (worth it on GPUs; slow warm-up, rarely worth it on CPUs)
 
     def validate(self) -> None:
-        positive = ("supervision_steps", "batch_size", "max_batches", "eval_batch_size", "log_every", "keep_checkpoints")
+        positive = (
+            "supervision_steps", "batch_size", "max_batches", "eval_batch_size", "log_every", "keep_checkpoints"
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
@@ -74,6 +120,8 @@ class TrainConfig:
             raise ValueError(f"train.lr must be > 0 and train.puzzle_emb_lr >= 0, got {self.lr}, {self.puzzle_emb_lr}")
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
+        if not 0 <= self.p_uncond <= 1:
+            raise ValueError(f"train.p_uncond must lie in [0, 1], got {self.p_uncond}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"train.ema must lie in [0, 1), got {self.ema}")
         choices = {
@@ -86,9 +134,14 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"train.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("weight_decay", "warmup_steps", "grad_clip", "max_seconds", "eval_every", "checkpoint_every", "threads"):
+        nonneg = ("weight_decay", "warmup_steps", "grad_clip", "max_seconds", "eval_every", "checkpoint_every",
+                  "threads", "max_network_calls", "max_train_seconds", "eval_every_calls", "eval_every_seconds",
+                  "halt_loss_weight")
+        for name in nonneg:
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.halt_exploration_prob <= 1:
+            raise ValueError(f"train.halt_exploration_prob must lie in [0, 1], got {self.halt_exploration_prob}")
 
 
 @dataclass
@@ -105,11 +158,23 @@ class RunConfig:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         for part in (self.data, self.model, self.train):
             part.validate()
+        if self.train.method == "trm":
+            self._validate_trm()
         if self.model.step_embedding and self.model.step_embedding <= self.train.supervision_steps:
             raise ValueError(
                 f"model.step_embedding ({self.model.step_embedding}) must exceed train.supervision_steps "
                 f"({self.train.supervision_steps}): step indices run 1..N_sup"
             )
+
+    def _validate_trm(self) -> None:
+        """TRM halts each example on its own, so slots in one batch sit at different steps: a shared
+        step index or a previous-prediction input per step has no single value to embed."""
+        if not self.model.halting_head:
+            raise ValueError("train.method trm needs model.halting_head: true (its logit decides when to halt)")
+        if self.model.step_embedding:
+            raise ValueError("train.method trm needs model.step_embedding: 0 (batch slots sit at different steps)")
+        if self.train.step_input != "input":
+            raise ValueError("train.method trm needs train.step_input: input (TRM embeds the puzzle every step)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

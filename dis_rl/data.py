@@ -1,17 +1,186 @@
 """From a data config to puzzle sources: the training `ExampleSource` and the test `PuzzleSet`.
 
 The one place that maps ``data.domain`` to a puzzle-layer loader; trainers, evaluation and the
-CLI call `build_data` and never a loader directly.
+CLI call `build_data` and never a loader directly. ARC and Sudoku train on augmented copies
+computed on the fly; their test sets are the un-augmented test pairs (ARC's voting over
+augmentations is `dis_rl.vote`).
 """
 
 from __future__ import annotations
 
-from dis_rl.config import DataConfig
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dis_rl.config import ConfigError, DataConfig
 from dis_rl.puzzles import nqueens
-from dis_rl.puzzles.base import ExampleSource, PuzzleSet
+from dis_rl.puzzles.base import PAD, ExampleSource, PuzzleSet
 
 
 def build_data(cfg: DataConfig) -> tuple[ExampleSource, PuzzleSet]:
     if cfg.domain == "nqueens":
-        return nqueens.generate(num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, augment=cfg.augment)
-    raise ValueError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens']")
+        return nqueens.generate(
+            num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, augment=cfg.augment,
+            min_queens=cfg.min_queens, max_queens=cfg.max_queens,
+        )
+    if cfg.domain == "arc":
+        splits = build_arc(cfg)
+        return splits.train, arc_test_set(splits)
+    if cfg.domain == "sudoku":
+        return build_sudoku(cfg)
+    raise ConfigError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens', 'sudoku', 'arc']")
+
+
+def describe_data(train: ExampleSource, test: PuzzleSet, embedding_width: int) -> str:
+    """One start-up line: example counts and the puzzle-embedding table's size (rows x width x 4 B)."""
+    from dis_rl.puzzles.arc_augment import describe_embedding_table
+
+    ids = train.num_puzzle_ids
+    table = describe_embedding_table(ids, embedding_width) if ids > 1 else "no puzzle-embedding table"
+    return f"data: {len(train):,} training examples, {len(test):,} test puzzles | {table}"
+
+
+# --------------------------------------------------------------------------------------------
+# ARC
+
+
+def _arc_train_tasks(cfg: DataConfig):
+    from dis_rl.puzzles.arc import load_tasks
+
+    tasks = []
+    for src in [*cfg.sources, *cfg.arc_dirs]:
+        if src not in ("arc1", "arc2") and not Path(src).is_dir():
+            raise FileNotFoundError(
+                f"data ARC source {src!r} is neither 'arc1', 'arc2' nor an existing directory of task files"
+            )
+        tasks += load_tasks(src, "train", strict=cfg.strict)
+    if cfg.tasks:
+        by_id = {t.task_id: t for t in tasks}
+        missing = [tid for tid in cfg.tasks if tid not in by_id]
+        if missing:
+            raise ConfigError(f"data.tasks: {missing} are not training tasks of {cfg.sources + cfg.arc_dirs}")
+        tasks = [by_id[tid] for tid in cfg.tasks]
+    return tasks
+
+
+def build_arc(cfg: DataConfig):
+    """The `ARCSplits` of an ARC data config (training and evaluation puzzles, one plan)."""
+    from dis_rl.puzzles.arc import load_tasks, source_title
+    from dis_rl.puzzles.arc_augment import check_leakage, make_arc_splits
+
+    train_tasks = _arc_train_tasks(cfg)
+    eval_tasks = []
+    if cfg.evaluate != "train":
+        if cfg.evaluate not in ("arc1", "arc2") and not Path(cfg.evaluate).is_dir():
+            raise FileNotFoundError(
+                f"data.evaluate {cfg.evaluate!r} is neither 'arc1', 'arc2', 'train' nor an existing directory"
+            )
+        eval_tasks = load_tasks(cfg.evaluate, "test", strict=cfg.strict)
+        if not cfg.force:
+            what = f"training on {[source_title(s) for s in cfg.sources + cfg.arc_dirs]}, evaluating on "
+            check_leakage(train_tasks, eval_tasks, what + source_title(cfg.evaluate) + " (data.force=true)")
+    num_aug = cfg.num_aug if cfg.augment else 0
+    return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=cfg.seed, translate=cfg.translate)
+
+
+def arc_test_set(splits) -> PuzzleSet:
+    """Un-augmented, untranslated test pairs with a known output (exact match by the verifier);
+    with no evaluation tasks, the training examples (a memorisation check)."""
+    from dis_rl.puzzles.arc_augment import ARCAugmentedSource
+
+    source = splits.test
+    if not splits.is_eval.any():
+        pairs = [list(t.train) + [(x, y) for x, y in t.test if y is not None] for t in splits.tasks]
+        source = ARCAugmentedSource(splits.tasks, splits.plan, pairs, translate=False, seed=splits.train.seed)
+    rows = source.get(source.unaugmented())
+    keep = (rows["labels"] != PAD).any(axis=1)  # hidden test outputs are predicted, never scored
+    return PuzzleSet(
+        domain="arc",
+        inputs=rows["inputs"][keep].astype(np.uint8),
+        labels=rows["labels"][keep].astype(np.uint8),
+        puzzle_ids=rows["puzzle_ids"][keep],
+        vocab_size=source.vocab_size,
+        grid_shape=source.grid_shape,
+        num_puzzle_ids=splits.num_puzzle_ids,
+        name="arc-test" if splits.is_eval.any() else "arc-train-examples",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sudoku
+
+
+def build_sudoku(cfg: DataConfig) -> tuple[ExampleSource, PuzzleSet]:
+    from dis_rl.puzzles.sudoku import SudokuAugmentedSource
+
+    if cfg.csv_path:
+        train, test = _sudoku_csv(cfg)
+    else:
+        train, test = _sudoku_generated(cfg)
+    if len(train) == 0 or len(test) == 0:
+        raise ConfigError(f"Sudoku data has {len(train)} training and {len(test)} test puzzles; both must be > 0")
+    source = SudokuAugmentedSource(train, num_aug=cfg.num_aug if cfg.augment else 0, seed=cfg.seed)
+    return source, test
+
+
+def _load_csv(path: str, strict: bool) -> PuzzleSet:
+    from dis_rl.puzzles.sudoku import load_csv
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"Sudoku CSV {path} does not exist")
+    puzzles, report = load_csv(path, strict=strict)
+    if report.num_bad:
+        print(f"{path}: {report}", file=sys.stderr)
+    return puzzles
+
+
+def _sudoku_csv(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
+    rows = _load_csv(cfg.csv_path, cfg.strict)
+    if cfg.test_csv_path:
+        test = _load_csv(cfg.test_csv_path, cfg.strict)
+        test = test.subset(np.arange(min(cfg.num_test, len(test)))) if cfg.num_test else test
+        train_rows = np.arange(len(rows))
+    else:
+        if cfg.num_test >= len(rows):
+            raise ConfigError(
+                f"{cfg.csv_path}: {len(rows)} valid rows cannot hold data.num_test={cfg.num_test} test rows"
+            )
+        test = rows.subset(np.arange(len(rows) - cfg.num_test, len(rows)), name=rows.name + "-test")
+        train_rows = np.arange(len(rows) - cfg.num_test)
+    if cfg.num_train:
+        train_rows = train_rows[: cfg.num_train]
+    return rows.subset(train_rows), test
+
+
+def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
+    """Generated hard puzzles, cached on disk by their parameters (1000 take minutes to make)."""
+    from dis_rl.puzzles.sudoku import generate_with_report, make_puzzle_set
+
+    total = cfg.num_train + cfg.num_test
+    key = f"{total}-{cfg.seed}-{cfg.keep_fraction}"
+    cache = Path(cfg.cache_dir or Path.home() / ".cache" / "dis-rl")
+    path = cache / f"sudoku-gen-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+    if path.is_file():
+        data = np.load(path)
+        questions, answers, rating = data["questions"], data["answers"], data["rating"]
+    else:
+        puzzles, report = generate_with_report(total, seed=cfg.seed, keep_fraction=cfg.keep_fraction,
+                                               workers=cfg.workers)
+        print(f"Sudoku generator: {report}", file=sys.stderr)
+        questions = puzzles.inputs.astype(np.int64) - 1
+        answers = puzzles.labels.astype(np.int64) - 1
+        rating = puzzles.extras["rating"]
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, questions=questions, answers=answers, rating=rating)
+        tmp.replace(path)
+    # Interleave so both splits span the rating range; the split is fixed by the seed.
+    order = np.random.default_rng([cfg.seed, 7]).permutation(total)
+    tr, te = order[: cfg.num_train], order[cfg.num_train :]
+    name = f"sudoku-generated-{cfg.seed}"
+    return (
+        make_puzzle_set(questions[tr], answers[tr], name, rating=rating[tr]),
+        make_puzzle_set(questions[te], answers[te], name + "-test", rating=rating[te]),
+    )

@@ -163,18 +163,18 @@ def _average_sparse_rows(param: torch.nn.Parameter, ctx: DistContext) -> None:
     param.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), values, param.shape).coalesce()
 
 
-def reduce_round(losses: list[float], examples: int, network_calls: int, seconds: float, ctx: DistContext,
-                 device: torch.device) -> tuple[list[float], int, int, float]:
-    """A round's statistics over all ranks in one collective: losses and the clock averaged
-    (every rank then sees the same time and takes the same budget decision), counts summed."""
+def reduce_round(losses: list[float], examples: int, network_calls: int, clocks: list[float], ctx: DistContext,
+                 device: torch.device) -> tuple[list[float], int, int, list[float]]:
+    """A round's statistics over all ranks in one collective: losses and clocks averaged (every
+    rank then sees the same times and takes the same budget decisions), counts summed."""
     if not ctx.enabled:
-        return losses, examples, network_calls, seconds
-    buf = torch.tensor([*losses, seconds, examples, network_calls], dtype=torch.float64, device=device)
+        return losses, examples, network_calls, clocks
+    buf = torch.tensor([*losses, *clocks, examples, network_calls], dtype=torch.float64, device=device)
     dist.all_reduce(buf)
     out = buf.tolist()
-    k = len(losses)
-    mean = [v / ctx.world_size for v in out[: k + 1]]
-    return mean[:k], round(out[k + 1]), round(out[k + 2]), mean[k]
+    k, c = len(losses), len(clocks)
+    mean = [v / ctx.world_size for v in out[: k + c]]
+    return mean[:k], round(out[k + c]), round(out[k + c + 1]), mean[k:]
 
 
 def barrier(ctx: DistContext) -> None:

@@ -14,7 +14,7 @@ import torch
 from dis_rl.device import autocast
 from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
-from dis_rl.puzzles.base import PAD, PuzzleSet
+from dis_rl.puzzles.base import PAD, Domain, PuzzleSet
 from dis_rl.rollout import rollout
 
 
@@ -31,6 +31,17 @@ class EvalResult:
 
     def summary(self) -> dict[str, float]:
         return {"valid": self.valid, "exact": self.exact, "hamming_final": self.hamming_per_step[-1]}
+
+
+def score_predictions(
+    domain: Domain, inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per example: the verifier's verdict, exact match on scored cells, Hamming distance to the label."""
+    scored = labels != PAD
+    valid = domain.verify(inputs, preds, labels)
+    exact = ((preds == labels) | ~scored).all(axis=1)
+    hamming = ((preds != labels) & scored).sum(axis=1)
+    return valid, exact, hamming
 
 
 @torch.no_grad()
@@ -59,13 +70,10 @@ def evaluate(
         pids = torch.from_numpy(batch["puzzle_ids"]).to(device)
         with autocast(device, precision):
             out = rollout(model, inputs, pids, steps, step_input, w)
-        labels = batch["labels"]
-        scored = labels != PAD
         for s, pred in enumerate(out.predictions):
-            p = pred.cpu().numpy()
-            valid[s, idx] = domain.verify(batch["inputs"], p, labels)
-            exact[s, idx] = ((p == labels) | ~scored).all(axis=1)
-            hamming[s, idx] = ((p != labels) & scored).sum(axis=1)
+            valid[s, idx], exact[s, idx], hamming[s, idx] = score_predictions(
+                domain, batch["inputs"], pred.cpu().numpy(), batch["labels"]
+            )
         final[idx] = out.predictions[-1].cpu().numpy()
     model.train(was_training)
     copy_valid = domain.verify(puzzles.inputs, puzzles.inputs, puzzles.labels).mean()

@@ -93,6 +93,15 @@ class RefineTask:
                 raise ValueError(f"{len(names)} names for {len(puzzles)} {split} puzzles")
             self.names[split] = np.asarray(names).astype(str)
         self._name_index = {s: {n: i for i, n in enumerate(self.names[s])} for s in SPLITS}
+        self.name_objects = {s: self.names[s].astype(object) for s in SPLITS}  # what infos carry
+        # Optional fast distance: per-puzzle candidate solutions computed once (N-Queens).
+        self.candidates: dict[str, np.ndarray] | None = None
+        if hasattr(self.domain, "solution_candidates"):
+            widths = [self.domain.solution_candidates(s.inputs).shape[1] for s in (self.train, self.test)]
+            self.candidates = {
+                split: self.domain.solution_candidates(puzzles.inputs, width=max(widths))
+                for split, puzzles in self.sets.items()
+            }
         self.observation_space = self._observation_space()
         if self.action_mode == "refine":
             self.action_space = spaces.MultiDiscrete(np.full(self.seq_len, self.vocab, dtype=np.int64))
@@ -153,6 +162,9 @@ class Episodes:
         self.distance = np.zeros(num, dtype=np.int64)
         self.scored = np.ones(num, dtype=np.int64)
         self.solved = np.zeros(num, dtype=bool)
+        self.candidates = None
+        if task.candidates is not None:
+            self.candidates = np.zeros((num, task.candidates["train"].shape[1]), dtype=np.uint64)
         self.extras = {
             k: np.zeros((num, *sp.shape), dtype=sp.dtype)
             for k, sp in task.observation_space.spaces.items()
@@ -163,7 +175,7 @@ class Episodes:
         """Start new episodes on ``rows`` with puzzles ``indices`` of ``split``."""
         task, puzzles = self.task, self.task.sets[split]
         self.index[rows] = indices
-        self.names[rows] = task.names[split][indices]
+        self.names[rows] = task.name_objects[split][indices]
         self.split_names[rows] = split
         inputs = puzzles.inputs[indices].astype(np.uint8)
         self.inputs[rows] = inputs
@@ -173,6 +185,8 @@ class Episodes:
             self.fixed[rows] = task.fixed_cells(inputs)
         self.steps[rows] = 0
         self.scored[rows] = np.maximum(task.domain.scored_cells(self.labels[rows]), 1)
+        if self.candidates is not None:
+            self.candidates[rows] = task.candidates[split][indices]
         for key, buffer in self.extras.items():
             buffer[rows] = puzzles.extras[key][indices].reshape(len(indices), *buffer.shape[1:])
         self._measure(rows)
@@ -180,12 +194,15 @@ class Episodes:
     def _measure(self, rows: np.ndarray | slice) -> None:
         """Distance to the nearest solution and the verifier's verdict (only distance-0 rows can pass)."""
         domain = self.task.domain
-        inputs, answers, labels = self.inputs[rows], self.answers[rows], self.labels[rows]
-        dist = np.asarray(domain.distance(inputs, answers, labels), dtype=np.int64)
+        if self.candidates is not None:  # no gathers of inputs and labels on the hot path
+            dist = domain.distance_to_candidates(self.answers[rows], self.candidates[rows])
+        else:
+            dist = np.asarray(domain.distance(self.inputs[rows], self.answers[rows], self.labels[rows]), dtype=np.int64)
         solved = np.zeros(len(dist), dtype=bool)
         zero = np.flatnonzero(dist == 0) if self.task.distance_is_exact else np.arange(len(dist))
         if len(zero):
-            solved[zero] = domain.verify(inputs[zero], answers[zero], labels[zero])
+            at = np.arange(len(self.steps))[rows][zero]
+            solved[zero] = domain.verify(self.inputs[at], self.answers[at], self.labels[at])
         self.distance[rows] = dist
         self.solved[rows] = solved
 
@@ -279,9 +296,11 @@ def check_actions(task: RefineTask, actions: Any, batch: int | None) -> np.ndarr
     if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
         raise error(f"action has dtype {array.dtype}, not an integer type")
     high = task.vocab if task.action_mode == "refine" else task.seq_len * task.vocab
-    if array.size and (array.min() < 0 or array.max() >= high):
+    array = array.astype(np.int64, copy=False)
+    # One pass: as unsigned, a negative value is huge, so the maximum alone checks both ends.
+    if array.size and array.view(np.uint64).max() >= high:
         raise error(f"action values must lie in [0, {high - 1}], got {array.min()}..{array.max()}")
-    return array.astype(np.int64, copy=False)
+    return array
 
 
 class RefineEnv(gym.Env):
@@ -303,11 +322,18 @@ class RefineEnv(gym.Env):
         self.max_steps = task.max_steps
         self._state = Episodes(task, 1)
         self._rows = np.zeros(1, dtype=np.int64)
+        self._draws = PuzzleDraws(1)
+        self._draw_rng: np.random.Generator | None = None
         self._done = True
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        split, index = _pick(self.task, self.np_random, options)
+        split, index = _pick(self.task, options)
+        if self._draw_rng is not self.np_random:  # seeded (or replaced): buffered draws are stale
+            self._draw_rng = self.np_random
+            self._draws.invalidate(self._rows)
+        if index is None:
+            index = int(self._draws.draw(self._rows, [self.np_random], np.array([len(self.task.sets[split])]))[0])
         self._state.load(self._rows, split, np.array([index]))
         self._done = False
         return self._obs(), self._info()
@@ -336,18 +362,44 @@ class RefineEnv(gym.Env):
         return {k: (v[0].item() if isinstance(v[0], np.generic) else v[0]) for k, v in info.items()}
 
 
-def _pick(task: RefineTask, rng: np.random.Generator, options: dict[str, Any] | None) -> tuple[str, int]:
-    """The split and puzzle of a new episode: from ``options`` or drawn with ``rng``."""
+def _pick(task: RefineTask, options: dict[str, Any] | None) -> tuple[str, int | None]:
+    """The split and puzzle of a new episode from ``options``; puzzle None means draw one."""
     if not options:  # the common case (every autoreset): a uniform draw
-        return task.split, int(rng.integers(len(task.sets[task.split])))
+        return task.split, None
     unknown = set(options) - {"split", "puzzle", "reset_mask"}
     if unknown:
         raise ValueError(f"unknown reset options {sorted(unknown)}; known: 'split', 'puzzle'")
     split = _choice("options['split']", options.get("split", task.split), SPLITS)
     puzzle = options.get("puzzle")
-    if puzzle is None:
-        return split, int(rng.integers(len(task.sets[split])))
-    return split, task.resolve(split, puzzle)
+    return split, None if puzzle is None else task.resolve(split, puzzle)
+
+
+class PuzzleDraws:
+    """Uniform puzzle draws for ``num`` episode streams, each from its own generator.
+
+    A stream takes `BLOCK` uniforms from its generator at a time and uses one per drawn puzzle,
+    so thousands of autoresets cost a few generator calls instead of one each. Scalar and vector
+    envs draw the same way, so a sub-env still equals a scalar env seeded alike.
+    """
+
+    BLOCK = 64
+
+    def __init__(self, num: int) -> None:
+        self.buffer = np.zeros((num, self.BLOCK))
+        self.position = np.full(num, self.BLOCK, dtype=np.int64)
+
+    def invalidate(self, rows: np.ndarray | slice) -> None:
+        """Forget buffered draws (the rows' generators were re-seeded)."""
+        self.position[rows] = self.BLOCK
+
+    def draw(self, rows: np.ndarray, rngs: Sequence[np.random.Generator], sizes: np.ndarray | int) -> np.ndarray:
+        """One index in ``[0, sizes[j])`` for each row ``rows[j]`` (one size for all, or one each)."""
+        for i in rows[self.position[rows] >= self.BLOCK]:
+            self.buffer[i] = rngs[i].random(self.BLOCK)
+            self.position[i] = 0
+        u = self.buffer[rows, self.position[rows]]
+        self.position[rows] += 1
+        return np.minimum((u * sizes).astype(np.int64), sizes - 1)
 
 
 class RefineVectorEnv(VectorEnv):
@@ -378,6 +430,8 @@ class RefineVectorEnv(VectorEnv):
         self.action_space = batch_space(task.action_space, self.num_envs)
         self._state = Episodes(task, self.num_envs)
         self._rngs = [seeding.np_random()[0] for _ in range(self.num_envs)]
+        self._draws = PuzzleDraws(self.num_envs)
+        self._sizes = {split: len(puzzles) for split, puzzles in task.sets.items()}
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
         self._all = np.arange(self.num_envs)
@@ -401,6 +455,7 @@ class RefineVectorEnv(VectorEnv):
             for i in np.flatnonzero(mask):
                 if seeds[i] is not None:
                     self._rngs[i] = seeding.np_random(int(seeds[i]))[0]
+                    self._draws.invalidate(np.array([i]))
         per_env = {}
         for key in ("split", "puzzle"):
             value = options.get(key)
@@ -412,7 +467,7 @@ class RefineVectorEnv(VectorEnv):
         picks = []
         for i in rows:
             one = {k: (per_env[k][i] if k in per_env else v) for k, v in options.items()}
-            picks.append(_pick(self.task, self._rngs[i], one))
+            picks.append(_pick(self.task, one))
         self._load(rows, picks)
         self._autoreset[rows] = False
         self._started = True
@@ -430,7 +485,8 @@ class RefineVectorEnv(VectorEnv):
             active = np.flatnonzero(~self._autoreset)
             if len(active):
                 rewards[active] = self._state.apply(active, actions[active])
-            self._load(restart, [_pick(self.task, self._rngs[i], None) for i in restart])
+            split = self.task.split
+            self._state.load(restart, split, self._draws.draw(restart, self._rngs, self._sizes[split]))
         terminated = self._state.solved.copy()
         truncated = self._state.steps >= self.task.max_steps
         if len(restart):
@@ -448,9 +504,13 @@ class RefineVectorEnv(VectorEnv):
             return None
         return tuple(self._state.render(i, self.render_mode) for i in range(self.num_envs))
 
-    def _load(self, rows: np.ndarray, picks: list[tuple[str, int]]) -> None:
+    def _load(self, rows: np.ndarray, picks: list[tuple[str, int | None]]) -> None:
         splits = np.array([p[0] for p in picks])
-        indices = np.array([p[1] for p in picks], dtype=np.int64)
+        indices = np.array([-1 if p[1] is None else p[1] for p in picks], dtype=np.int64)
+        drawn = indices < 0
+        if drawn.any():
+            sizes = np.array([self._sizes[split] for split in splits[drawn]], dtype=np.int64)
+            indices[drawn] = self._draws.draw(rows[drawn], self._rngs, sizes)
         for split in SPLITS:
             chosen = splits == split
             if chosen.any():

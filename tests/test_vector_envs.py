@@ -116,3 +116,27 @@ def test_sb3_adapter_with_ppo_and_maskable_ppo(env_id):
             break
     else:
         pytest.fail("no episode ended within max_steps")
+
+
+def test_many_autoresets_match_scalar_and_reseeding_restarts_the_draws():
+    """Puzzle draws are buffered per sub-env (PuzzleDraws.BLOCK at a time): past a block boundary and
+    after a re-seed, sub-env i still draws what a scalar env seeded seed + i draws."""
+    from envs.core import PuzzleDraws
+
+    num, episodes = 2, PuzzleDraws.BLOCK + 10
+    venv = make_vec("NQueensRefine-v0", num, max_steps=1)
+    scalars = [gym.make("NQueensRefine-v0", **SMALL["NQueensRefine-v0"], max_steps=1) for _ in range(num)]
+    for seed in (3, 4):
+        _, vinfo = venv.reset(seed=seed)
+        got = [[vinfo["puzzle_index"][i]] for i in range(num)]
+        want = [[env.reset(seed=seed + i)[1]["puzzle_index"]] for i, env in enumerate(scalars)]
+        blank = np.zeros((num, 64), dtype=np.int64)
+        for _ in range(episodes):
+            venv.step(blank)  # ends every episode (max_steps 1)
+            _, _, _, _, vinfo = venv.step(blank)  # the autoreset step
+            for i, env in enumerate(scalars):
+                env.step(blank[i])
+                want[i].append(env.reset()[1]["puzzle_index"])
+                got[i].append(vinfo["puzzle_index"][i])
+        assert got == want
+        assert len(set(got[0])) > 10  # really drawn, not repeated

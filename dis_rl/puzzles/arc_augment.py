@@ -280,6 +280,13 @@ class ARCAugmentedSource:
         aug, ex = np.divmod(indices - self._cum[p], self._n_ex[p])
         return self._ex_start[p] + ex, self.plan.start[p] + aug, aug
 
+    def unaugmented(self) -> np.ndarray:
+        """Indices of every example under its puzzle's identity augmentation, in example order."""
+        counts = self._n_ex
+        puzzle = np.repeat(np.arange(len(counts)), counts)
+        within = np.arange(counts.sum()) - np.repeat(self._ex_start[:-1], counts)
+        return self._cum[puzzle] + within
+
     def get(self, indices: np.ndarray, epoch: int = 0) -> dict[str, np.ndarray]:
         indices = np.asarray(indices, dtype=np.int64)
         example, aug_row, _ = self.locate(indices)
@@ -381,7 +388,19 @@ def build_arc_splits(
             eval_tasks,
             f"training on {[source_title(s) for s in train]}, evaluating on {source_title(evaluate)}",
         )
-    tasks = train_tasks + eval_tasks
+    return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=seed, translate=translate)
+
+
+def make_arc_splits(
+    train_tasks: Sequence[ARCTask],
+    eval_tasks: Sequence[ARCTask],
+    num_aug: int = 1000,
+    seed: int = 0,
+    translate: bool = True,
+) -> ARCSplits:
+    """The splits of already loaded tasks (no leakage check: `build_arc_splits` does that). With no
+    evaluation tasks the test source is empty (a memorisation run scores its training examples)."""
+    tasks = list(train_tasks) + list(eval_tasks)
     is_eval = np.arange(len(tasks)) >= len(train_tasks)
     plan = plan_augmentations(tasks, num_aug, seed)
     train_pairs = [

@@ -44,9 +44,13 @@ def all_solutions() -> np.ndarray:
     return boards
 
 
+NO_CANDIDATE = np.uint64(2**64 - 1)  # no solution keeps the givens (not a queen mask: 64 queens)
+
+
 def _pack(cells: np.ndarray) -> np.ndarray:
     """Boolean boards ``[N, 64]`` as ``[N]`` uint64 bit masks (bit i = cell i)."""
-    return np.packbits(cells, axis=1, bitorder="little").view("<u8")[:, 0]
+    # One flat pack (each row is exactly 8 bytes of bits) is ~2x faster than packing along axis 1.
+    return np.packbits(np.ascontiguousarray(cells).reshape(-1), bitorder="little").view("<u8")
 
 
 _BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -202,6 +206,38 @@ class NQueensDomain:
         breaks_givens = (_pack(inputs == QUEEN)[:, None] & others) != 0
         dist[breaks_givens] = SEQ_LEN + 1
         return dist.min(axis=1).astype(np.int64)
+
+    def solution_candidates(self, inputs: np.ndarray, width: int | None = None) -> np.ndarray:
+        """``[N, K]`` uint64 queen masks of the solutions that keep each puzzle's givens, padded by
+        repeating the first (K = the most any puzzle has, or `width`). A puzzle with none gets
+        `NO_CANDIDATE`. Computed once per puzzle, they make `distance_to_candidates` a popcount
+        over a handful of boards instead of all 92 (the envs' per-step cost)."""
+        inputs = np.atleast_2d(inputs)
+        sols, others = _solution_bits()
+        keeps = (_pack(inputs == QUEEN)[:, None] & others) == 0  # [N, 92]
+        counts = keeps.sum(axis=1)
+        k = max(int(counts.max(initial=1)), 1) if width is None else width
+        if counts.max(initial=0) > k:
+            raise ValueError(f"width {k} is below the {counts.max()} candidate solutions of some puzzle")
+        # Stable order: consistent solutions first, then pad with the first one.
+        order = np.argsort(~keeps, axis=1, kind="stable")[:, :k]
+        cand = sols[order]
+        slot = np.arange(k)[None]
+        cand = np.where(slot < counts[:, None], cand, cand[:, :1])
+        return np.where(counts[:, None] > 0, cand, NO_CANDIDATE).astype(np.uint64)
+
+    def distance_to_candidates(self, answers: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """`distance` given the puzzles' `solution_candidates` (identical result)."""
+        answers = np.atleast_2d(answers)
+        queens = _pack(answers == QUEEN)
+        invalid = ~(queens | _pack(answers == EMPTY))  # bit set: neither empty nor queen
+        differ = _popcount((queens[:, None] ^ candidates) | invalid[:, None])  # [N, K]
+        # numpy's reduce along a short last axis is slow; K column minima are ~30x faster.
+        dist = differ[:, 0].astype(np.int64)
+        for k in range(1, differ.shape[1]):
+            np.minimum(dist, differ[:, k], out=dist)
+        dist[candidates[:, 0] == NO_CANDIDATE] = SEQ_LEN + 1
+        return dist
 
     def scored_cells(self, labels: np.ndarray) -> np.ndarray:
         return np.full(len(np.atleast_2d(labels)), SEQ_LEN, dtype=np.int64)

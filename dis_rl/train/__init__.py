@@ -2,8 +2,10 @@
 
 from dis_rl.train.dis import DISMethod
 from dis_rl.train.loop import METHODS, RoundStats, Trainer, TrainingDiverged, register_method
+from dis_rl.train.trm import TRMMethod
 
 register_method("dis", DISMethod)
+register_method("trm", TRMMethod)
 
 
 def train(cfg, run_dir=None, resume: bool = False, progress: bool = True):

@@ -106,7 +106,8 @@ class Trainer:
         self.opt_steps = 0
         self.examples = 0
         self.network_calls = 0
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # wall-clock of the run, evaluation included
+        self.train_seconds = 0.0  # time spent in training rounds only: the fair clock for comparisons
         self.writer = None
 
     # -- services for methods ------------------------------------------------------------------
@@ -190,6 +191,7 @@ class Trainer:
                 "examples": self.examples,
                 "network_calls": self.network_calls,
                 "elapsed_s": self.elapsed,
+                "train_s": self.train_seconds,
                 "stream": self.stream.state(),
             },
             "commit": git_commit(),
@@ -225,6 +227,7 @@ class Trainer:
         tr = ckpt.meta["trainer"]
         self.batches, self.opt_steps = tr["batches"], tr["opt_steps"]
         self.examples, self.network_calls, self.elapsed = tr["examples"], tr["network_calls"], tr["elapsed_s"]
+        self.train_seconds = tr.get("train_s", self.elapsed)
         self.stream.load_state(tr["stream"])
         torch.set_rng_state(ckpt.optim_tensors["rng/torch"])
         self.target_rng.set_state(ckpt.optim_tensors["rng/targets"])
@@ -251,39 +254,59 @@ class Trainer:
         bar = tqdm(total=tc.max_batches, initial=self.batches, disable=not self.progress,
                    desc=f"{tc.method} {self.cfg.name}", unit="batch", dynamic_ncols=True)
         last_eval: EvalResult | None = None
+        last_eval_batch = -1
         started = time.perf_counter() - self.elapsed
         try:
             while self.batches < tc.max_batches:
-                if tc.max_seconds and self.elapsed >= tc.max_seconds:
-                    bar.write(f"time budget of {tc.max_seconds:.0f}s reached after {self.batches} batches")
+                spent = self._budget_spent()
+                if spent:
+                    bar.write(f"{spent} reached after {self.batches} batches")
                     break
                 round_start = time.perf_counter()
+                calls_before, seconds_before = self.network_calls, self.train_seconds
                 stats = self.method.train_round()
+                round_s = time.perf_counter() - round_start
                 # Over all ranks: losses averaged, counts summed, clocks averaged (so every rank
-                # takes the same time-budget decision).
-                stats.losses, stats.examples, stats.network_calls, now = distributed.reduce_round(
-                    stats.losses, stats.examples, stats.network_calls, time.perf_counter() - started,
+                # takes the same budget decisions).
+                stats.losses, stats.examples, stats.network_calls, (round_s, now) = distributed.reduce_round(
+                    stats.losses, stats.examples, stats.network_calls, [round_s, time.perf_counter() - started],
                     self.dist, self.device)
                 self.batches += 1
                 self.examples += stats.examples
                 self.network_calls += stats.network_calls
+                self.train_seconds += round_s
                 self.elapsed = now
-                self._log_round(stats, stats.examples / max(time.perf_counter() - round_start, 1e-9))
+                self._log_round(stats, stats.examples / max(round_s, 1e-9))
                 bar.update(1)
                 if self.batches % tc.log_every == 0:
                     bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
-                if tc.eval_every and self.batches % tc.eval_every == 0 and self.batches < tc.max_batches:
-                    last_eval = self._eval_and_log()
+                if (
+                    (tc.eval_every and self.batches % tc.eval_every == 0)
+                    or _crossed(calls_before, self.network_calls, tc.eval_every_calls)
+                    or _crossed(seconds_before, self.train_seconds, tc.eval_every_seconds)
+                ):
+                    last_eval, last_eval_batch = self._eval_and_log(), self.batches
                     bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
                 if tc.checkpoint_every and self.batches % tc.checkpoint_every == 0:
                     self.save()
         finally:
             bar.close()
-        final = self._eval_and_log()
+        final = last_eval if last_eval is not None and last_eval_batch == self.batches else self._eval_and_log()
         self.save(metrics=final.summary())
         if self.writer is not None:
             self.writer.close()
         return final
+
+    def _budget_spent(self) -> str:
+        """Which budget is used up ('' if none): wall-clock, training seconds or network calls."""
+        tc = self.cfg.train
+        if tc.max_seconds and self.elapsed >= tc.max_seconds:
+            return f"time budget of {tc.max_seconds:.0f}s"
+        if tc.max_train_seconds and self.train_seconds >= tc.max_train_seconds:
+            return f"training-time budget of {tc.max_train_seconds:.0f}s"
+        if tc.max_network_calls and self.network_calls >= tc.max_network_calls:
+            return f"budget of {tc.max_network_calls:,} network calls"
+        return ""
 
     def _log_round(self, stats: RoundStats, samples_per_s: float) -> None:
         if self.writer is None:  # not rank 0
@@ -313,11 +336,17 @@ class Trainer:
         for s, h in enumerate(result.hamming_per_step, 1):
             w.add_scalar(f"eval/hamming_step_{s}", h, b)
         record = {"batch": b, "network_calls": self.network_calls, "elapsed_s": round(self.elapsed, 3),
+                  "train_s": round(self.train_seconds, 3),
                   "valid": result.valid, "exact": result.exact, "valid_per_step": result.valid_per_step,
                   "hamming_per_step": result.hamming_per_step}
         with open(self.run_dir / "eval_log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         return result
+
+
+def _crossed(before: float, after: float, every: float) -> bool:
+    """Did a counter pass a multiple of ``every`` (0: never) between two readings?"""
+    return bool(every) and int(after // every) > int(before // every)
 
 
 def _pct(result: EvalResult | None) -> str:

@@ -1,0 +1,418 @@
+"""Policy-gradient fine-tuning of a pretrained TRM in the refinement envs (CleanRL-style, one file).
+
+The policy is the CFG agent's per-cell distribution: at refinement step ``t`` the model makes one
+step from its carry and every cell's next token is drawn from
+``softmax((l_u + w (l_c - l_u)) / temperature)`` (``l_u``/``l_c``: readouts before/after the step's
+reasoning update; `dis_rl.rollout.refine_step`, the step `agents.cfg_agent.CFGAgent`
+takes). An episode is the refinement steps of one
+puzzle in the refine-mode env, batched through the vector-native env; the rewards are the env's
+(drop in distance to the nearest solution, plus the success bonus). The carry is detached between
+steps (as in DIS training), so each step's log-probability depends on that step's computation only.
+
+Algorithms (``algorithm``):
+
+- ``reinforce``: return-to-go minus a baseline: ``baseline=mean`` (the batch's mean return-to-go
+  at that step) or ``baseline=learned`` (a small value head on the carry).
+- ``ppo``: the clipped surrogate over ``update_epochs`` passes; advantages by GAE with the learned
+  value head (``baseline=learned``) or return-to-go minus the mean baseline.
+- ``grpo``: ``group_size`` sampled refinements of each puzzle; an episode's advantage is its return
+  standardised within its group (no value function), with the clipped surrogate.
+
+``kl_coef > 0`` adds ``KL(pi || pi_pretrained)`` (exact, summed over cells) to the loss. The clip
+ratio is per cell (``clip_per=cell``, the factored action's parts, like GRPO's per-token ratio) or
+for the whole answer (``clip_per=action``). TensorBoard: ``losses/...``, ``charts/...``,
+``eval/valid``; ``eval_log.jsonl`` records accuracy against env steps and network calls.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dis_rl.model.trm import TRM, Carry
+from dis_rl.rollout import refine_step
+
+ALGORITHMS = ("reinforce", "ppo", "grpo")
+BASELINES = ("mean", "learned")
+ENV_IDS = {"nqueens": "NQueensRefine-v0"}
+
+
+def _arg(default: Any, help: str) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class PGArgs:
+    """Every hyper-parameter of a fine-tuning run (the ``finetune:`` section of an RL config)."""
+
+    checkpoint: str = _arg("", "pretrained DIS/TRM checkpoint (run folder, checkpoints/ or step folder)")
+    algorithm: str = _arg("grpo", "reinforce | ppo | grpo")
+    baseline: str = _arg("mean", "reinforce/ppo baseline: mean (batch mean return-to-go) | learned (value head)")
+    w: float = _arg(1.0, "guidance scale of the policy's logits l_u + w (l_c - l_u) (the CFG agent's w)")
+    temperature: float = _arg(1.0, "sampling temperature of the per-cell distribution (> 0)")
+    steps: int = _arg(0, "refinement steps per episode (0: the checkpoint's supervision_steps)")
+    puzzles_per_batch: int = _arg(16, "distinct training puzzles per iteration")
+    group_size: int = _arg(8, "sampled refinements per puzzle (GRPO's K; also used by reinforce/ppo)")
+    iterations: int = _arg(100, "training iterations (one batch of episodes and its update each)")
+    max_env_steps: int = _arg(0, "stop after this many env steps (0: no limit)")
+    max_seconds: float = _arg(0.0, "stop after this many seconds (0: no limit)")
+    lr: float = _arg(1e-4, "AdamW learning rate of the model")
+    value_lr: float = _arg(1e-3, "learning rate of the value head (baseline=learned)")
+    weight_decay: float = _arg(0.0, "AdamW weight decay")
+    gamma: float = _arg(1.0, "discount (an episode is a few refinement steps: 1 keeps the env's total)")
+    gae_lambda: float = _arg(0.95, "GAE lambda (ppo with baseline=learned)")
+    update_epochs: int = _arg(2, "passes over each batch (ppo/grpo; reinforce always 1)")
+    clip_coef: float = _arg(0.2, "PPO/GRPO ratio clip")
+    clip_per: str = _arg("cell", "where the ratio is clipped: cell (per cell) | action (the whole answer)")
+    ent_coef: float = _arg(0.0, "entropy bonus (entropy summed over cells)")
+    kl_coef: float = _arg(0.0, "weight of KL(pi || pretrained pi); 0 disables")
+    vf_coef: float = _arg(0.5, "value loss weight (baseline=learned)")
+    max_grad_norm: float = _arg(1.0, "global gradient-norm clip (0: none)")
+    norm_adv: bool = _arg(True, "standardise advantages over the batch (reinforce/ppo)")
+    success_bonus: float = _arg(1.0, "env reward for solving the puzzle")
+    step_penalty: float = _arg(0.0, "env reward subtracted per step")
+    eval_every: int = _arg(10, "iterations between evaluations on the test boards (0: start and end only)")
+    eval_batch_size: int = _arg(200, "test puzzles per evaluation forward pass")
+    log_every: int = _arg(1, "iterations between TensorBoard scalars")
+
+    def validate(self) -> None:
+        if not self.checkpoint:
+            raise ValueError("finetune.checkpoint is required: a pretrained DIS/TRM run folder or checkpoint")
+        for name, allowed in (("algorithm", ALGORITHMS), ("baseline", BASELINES), ("clip_per", ("cell", "action"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"finetune.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("puzzles_per_batch", "group_size", "iterations", "update_epochs", "eval_batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"finetune.{name} must be >= 1, got {getattr(self, name)}")
+        if self.algorithm == "grpo" and self.group_size < 2:
+            raise ValueError("finetune.group_size must be >= 2 for grpo (advantages are relative within a group)")
+        if self.temperature <= 0 or self.lr <= 0:
+            raise ValueError("finetune.temperature and finetune.lr must be > 0")
+        for name in ("steps", "max_env_steps", "max_seconds", "kl_coef", "ent_coef", "eval_every", "clip_coef"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"finetune.{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class RunBudget:
+    """An equal-budget comparison's limits (`dis-rl compare`): stop at ``max_network_calls`` or
+    ``max_train_seconds`` (evaluation excluded) and evaluate each time a multiple of
+    ``eval_every_calls`` / ``eval_every_seconds`` is crossed (0: off)."""
+
+    max_network_calls: int = 0
+    eval_every_calls: int = 0
+    max_train_seconds: float = 0.0
+    eval_every_seconds: float = 0.0
+
+    def crossed(self, calls_before: int, calls: int, s_before: float, s: float) -> bool:
+        return bool((self.eval_every_calls and calls // self.eval_every_calls > calls_before // self.eval_every_calls)
+                    or (self.eval_every_seconds and s // self.eval_every_seconds > s_before // self.eval_every_seconds))
+
+    def spent(self, calls: int, s: float) -> bool:
+        return bool((self.max_network_calls and calls >= self.max_network_calls)
+                    or (self.max_train_seconds and s >= self.max_train_seconds))
+
+
+# -- advantages (pure functions over [episodes, steps] arrays; `alive` marks steps that happened) --
+
+def returns_to_go(rewards: torch.Tensor, alive: torch.Tensor, gamma: float) -> torch.Tensor:
+    out = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        running = (rewards[:, t] + gamma * running) * alive[:, t]
+        out[:, t] = running
+    return out
+
+
+def mean_baseline_advantages(returns: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
+    """Return-to-go minus its mean over the episodes still running at that step."""
+    alive = alive.float()
+    baseline = (returns * alive).sum(0) / alive.sum(0).clamp(min=1)
+    return (returns - baseline) * alive
+
+
+def group_relative_advantages(returns: torch.Tensor, alive: torch.Tensor, group_size: int,
+                              eps: float = 1e-6) -> torch.Tensor:
+    """GRPO: an episode's total return standardised within its group of ``group_size`` rows
+    (consecutive rows share a puzzle), given to every step of the episode."""
+    total = returns[:, 0].reshape(-1, group_size)
+    std = total.std(dim=1, keepdim=True, unbiased=False)
+    adv = (total - total.mean(dim=1, keepdim=True)) / (std + eps)
+    return adv.reshape(-1, 1) * alive.float()
+
+
+def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, alive: torch.Tensor, gamma: float,
+                   lam: float) -> torch.Tensor:
+    """GAE with ``values [N, S]`` of the states each step acted in; the state after an episode's
+    last step is terminal (value 0): the step budget is the task's, not an arbitrary cut."""
+    n, steps = rewards.shape
+    adv = torch.zeros_like(rewards)
+    running = torch.zeros(n, dtype=rewards.dtype)
+    for t in reversed(range(steps)):
+        next_alive = alive[:, t + 1].float() if t + 1 < steps else torch.zeros(n)
+        next_value = values[:, t + 1] if t + 1 < steps else torch.zeros(n)
+        delta = rewards[:, t] + gamma * next_value * next_alive - values[:, t]
+        running = (delta + gamma * lam * next_alive * running) * alive[:, t].float()
+        adv[:, t] = running
+    return adv
+
+
+# -- the policy ---------------------------------------------------------------------------------
+
+class ValueHead(nn.Module):
+    """Baseline from the (detached) carry the step starts from: mean-pooled ``y`` plus the step."""
+
+    def __init__(self, hidden: int, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self.net = nn.Sequential(nn.Linear(hidden + steps, 64), nn.Tanh(), nn.Linear(64, 1))
+
+    def forward(self, carry_y: torch.Tensor, step: int) -> torch.Tensor:
+        onehot = F.one_hot(torch.full(carry_y.shape[:1], step - 1), self.steps).float()
+        return self.net(torch.cat([carry_y.mean(dim=1).float(), onehot], dim=-1)).squeeze(-1)
+
+
+def policy_step(model: TRM, carry: Carry, inputs: torch.Tensor, answers: torch.Tensor, pids: torch.Tensor,
+                step: int, step_input: str, w: float, temperature: float) -> tuple[Carry, torch.Tensor]:
+    """One refinement step as a policy: ``(next carry, per-cell log-probs [B, L, V])``. The same
+    step the CFG agent takes (`dis_rl.rollout.refine_step`: the guided logits ``l_w``), with the
+    current answer as the previous prediction; the sampling happens outside (with gradients off)."""
+    previous = answers if step > 1 else None
+    out = refine_step(model, carry, inputs, pids, step, previous, step_input, w)
+    return out.output.carry, torch.log_softmax(out.guided.float() / temperature, dim=-1)
+
+
+def replay(model: TRM, batch: dict[str, torch.Tensor], args: PGArgs, step_input: str, value_head=None):
+    """Re-run the policy over stored episodes: per step the log-prob tables, and the values."""
+    inputs, pids, answers = batch["inputs"], batch["pids"], batch["answers"]
+    carry = model.initial_carry(inputs.shape[0])
+    tables, values = [], []
+    for t in range(answers.shape[1]):
+        if value_head is not None:
+            values.append(value_head(carry.y, t + 1))
+        carry, log_p = policy_step(model, carry, inputs, answers[:, t], pids, t + 1, step_input, args.w,
+                                   args.temperature)
+        tables.append(log_p)
+    return tables, (torch.stack(values, 1) if values else None)
+
+
+def sample(log_p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per cell (Gumbel-max)."""
+    uniform = torch.rand(log_p.shape, generator=generator).clamp_(min=1e-20)
+    return (log_p - (-uniform.log()).log()).argmax(dim=-1)
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
+             budget: RunBudget | None = None) -> list[dict[str, Any]]:
+    """Fine-tune ``args.checkpoint`` and return the evaluation records (also in ``eval_log.jsonl``)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    import envs  # noqa: F401  (registers the env ids)
+    from dis_rl.checkpoint import save_checkpoint
+    from dis_rl.evaluate import evaluate, load_model
+
+    args.validate()
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "eval_log.jsonl").write_text("")
+    writer = SummaryWriter(str(run_dir / "tb"))
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
+        f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items()))
+
+    # Pretrained policy, its frozen copy (the KL anchor) and the env over the same puzzles.
+    model, cfg, ckpt = load_model(args.checkpoint)
+    model.train()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = model.dense_parameters()
+    for p in params:
+        p.requires_grad_(True)
+    reference = copy.deepcopy(model).eval() if args.kl_coef > 0 else None
+    steps = args.steps or cfg.train.supervision_steps
+    step_input = cfg.train.step_input
+    if cfg.data.domain not in ENV_IDS:
+        raise ValueError(f"fine-tuning supports domains {sorted(ENV_IDS)}; the checkpoint's is {cfg.data.domain!r}")
+    num_envs = args.puzzles_per_batch * args.group_size
+    env = gym.make_vec(
+        ENV_IDS[cfg.data.domain], num_envs=num_envs, num_train=cfg.data.num_train, num_test=cfg.data.num_test,
+        puzzle_seed=cfg.data.seed, augment=cfg.data.augment, max_steps=steps,
+        success_bonus=args.success_bonus, step_penalty=args.step_penalty,
+    )
+    task = env.unwrapped.task if hasattr(env, "unwrapped") else env.task
+    train_set, test_set = task.train, task.test
+    value_head = ValueHead(cfg.model.hidden, steps) if args.baseline == "learned" else None
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    value_opt = torch.optim.Adam(value_head.parameters(), lr=args.value_lr) if value_head is not None else None
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    calls_per_step = cfg.model.calls_per_step
+    budget = budget or RunBudget()
+    env_steps, network_calls, started, train_s = 0, 0, time.perf_counter(), 0.0
+    records: list[dict[str, Any]] = []
+
+    def run_eval(iteration: int) -> dict[str, Any]:
+        result = evaluate(model, test_set, steps, step_input, args.eval_batch_size, w=args.w)
+        model.train()
+        record = {"iteration": iteration, "env_steps": env_steps, "network_calls": network_calls,
+                  "elapsed_s": round(time.perf_counter() - started, 3), "train_s": round(train_s, 3),
+                  "valid": result.valid,
+                  "exact": result.exact, "hamming_per_step": result.hamming_per_step}
+        writer.add_scalar("eval/valid", result.valid, env_steps)
+        writer.add_scalar("eval/exact", result.exact, env_steps)
+        writer.add_scalar("eval/valid_vs_network_calls", result.valid, network_calls)
+        with open(run_dir / "eval_log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        records.append(record)
+        return record
+
+    run_eval(0)
+    for iteration in range(1, args.iterations + 1):
+        round_start, calls_before, s_before = time.perf_counter(), network_calls, train_s
+        # 1. Collect: K refinements of each of P puzzles, all steps, no gradients.
+        puzzles = np.repeat(rng.integers(0, len(train_set), args.puzzles_per_batch), args.group_size)
+        obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"split": "train", "puzzle": puzzles.tolist()})
+        inputs = torch.from_numpy(obs["input"].astype(np.int64))
+        pids = torch.from_numpy(train_set.puzzle_ids[puzzles].astype(np.int64))
+        answers = torch.zeros(num_envs, steps, task.seq_len, dtype=torch.long)
+        actions = torch.zeros_like(answers)
+        old_logp = torch.zeros(num_envs, steps, task.seq_len)
+        rewards = torch.zeros(num_envs, steps)
+        alive = torch.zeros(num_envs, steps, dtype=torch.bool)
+        running = torch.ones(num_envs, dtype=torch.bool)
+        solved = torch.zeros(num_envs, dtype=torch.bool)
+        carry = model.initial_carry(num_envs)
+        with torch.no_grad():
+            for t in range(steps):
+                answers[:, t] = torch.from_numpy(obs["answer"].astype(np.int64))
+                carry, log_p = policy_step(model, carry, inputs, answers[:, t], pids, t + 1, step_input, args.w,
+                                           args.temperature)
+                action = sample(log_p, generator)
+                actions[:, t], alive[:, t] = action, running
+                old_logp[:, t] = log_p.gather(-1, action[..., None]).squeeze(-1)
+                obs, reward, terminated, truncated, info = env.step(action.numpy())
+                rewards[:, t] = torch.from_numpy(reward).float() * running
+                solved |= torch.from_numpy(terminated) & running
+                env_steps += int(running.sum())
+                network_calls += num_envs * calls_per_step
+                running &= ~torch.from_numpy(terminated | truncated)
+                if not running.any():
+                    break
+        batch = {"inputs": inputs, "pids": pids, "answers": answers}
+
+        # 2. Advantages.
+        returns = returns_to_go(rewards, alive, args.gamma)
+        values = None
+        if value_head is not None:
+            with torch.no_grad():
+                _, values = replay(model, batch, args, step_input, value_head)
+            network_calls += num_envs * steps * calls_per_step
+        if args.algorithm == "grpo":
+            advantages = group_relative_advantages(returns, alive, args.group_size)
+        elif values is not None and args.algorithm == "ppo":
+            advantages = gae_advantages(rewards, values, alive, args.gamma, args.gae_lambda)
+        elif values is not None:
+            advantages = (returns - values) * alive
+        else:
+            advantages = mean_baseline_advantages(returns, alive)
+        if args.norm_adv and args.algorithm != "grpo" and alive.sum() > 1:
+            live = advantages[alive]
+            advantages = (advantages - live.mean()) / (live.std() + 1e-8) * alive
+        ref_tables = None
+        if reference is not None:
+            with torch.no_grad():
+                ref_tables, _ = replay(reference, batch, args, step_input)
+            network_calls += num_envs * steps * calls_per_step
+
+        # 3. Update: the clipped surrogate (ppo, grpo) or the plain policy gradient (reinforce).
+        epochs = 1 if args.algorithm == "reinforce" else args.update_epochs
+        count = alive.sum().clamp(min=1)
+        stats: dict[str, float] = {}
+        for _ in range(epochs):
+            tables, new_values = replay(model, batch, args, step_input, value_head)
+            network_calls += num_envs * steps * calls_per_step
+            log_p = torch.stack(tables, 1)  # [N, S, L, V]
+            new_logp = log_p.gather(-1, actions[..., None]).squeeze(-1)  # [N, S, L]
+            adv = advantages[..., None]
+            if args.algorithm == "reinforce":
+                pg = -(adv * new_logp).sum(-1)
+                ratio = torch.ones_like(pg)
+            else:
+                diff = new_logp - old_logp
+                if args.clip_per == "action":
+                    diff = diff.sum(-1, keepdim=True)
+                ratio = diff.exp()
+                clipped = ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)
+                pg = -torch.min(ratio * adv, clipped * adv).mean(-1)
+                ratio = ratio.mean(-1)
+            entropy = -(log_p.exp() * log_p).sum((-1, -2))  # [N, S]
+            loss = ((pg - args.ent_coef * entropy) * alive).sum() / count
+            kl = torch.zeros(())
+            if ref_tables is not None:
+                ref = torch.stack(ref_tables, 1)
+                kl = ((log_p.exp() * (log_p - ref)).sum((-1, -2)) * alive).sum() / count
+                loss = loss + args.kl_coef * kl
+            value_loss = torch.zeros(())
+            if new_values is not None:
+                value_loss = (((new_values - returns) ** 2) * alive).sum() / count
+            optimizer.zero_grad(set_to_none=True)
+            if value_opt is not None:
+                value_opt.zero_grad(set_to_none=True)
+            (loss + args.vf_coef * value_loss).backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm or float("inf"))
+            optimizer.step()
+            if value_opt is not None:
+                value_opt.step()
+            with torch.no_grad():
+                approx_kl = ((ratio - 1) - ratio.log()).mul(alive).sum() / count
+            stats = {"policy_loss": float((pg * alive).sum().detach() / count),
+                     "entropy": float((entropy * alive).sum().detach() / count),
+                     "kl_to_pretrained": float(kl.detach()), "value_loss": float(value_loss.detach()),
+                     "approx_kl": float(approx_kl), "grad_norm": float(grad_norm)}
+
+        # 4. Log and evaluate.
+        train_s += time.perf_counter() - round_start
+        if iteration % args.log_every == 0:
+            for key, value in stats.items():
+                writer.add_scalar(f"losses/{key}", value, env_steps)
+            episode_return = float(returns[:, 0].mean())
+            writer.add_scalar("charts/episodic_return", episode_return, env_steps)
+            writer.add_scalar("charts/solved_rate", float(solved.float().mean()), env_steps)
+            writer.add_scalar("charts/env_steps", env_steps, iteration)
+            writer.add_scalar("charts/network_calls", network_calls, env_steps)
+            writer.add_scalar("charts/SPS", env_steps / max(time.perf_counter() - started, 1e-9), env_steps)
+        out_of_budget = (args.max_env_steps and env_steps >= args.max_env_steps) or (
+            args.max_seconds and time.perf_counter() - started >= args.max_seconds
+        ) or budget.spent(network_calls, train_s)
+        if (out_of_budget or iteration == args.iterations or (args.eval_every and iteration % args.eval_every == 0)
+                or budget.crossed(calls_before, network_calls, s_before, train_s)):
+            record = run_eval(iteration)
+            print(f"iteration {iteration}: env steps {env_steps:,}  network calls {network_calls:,}  "
+                  f"valid {100 * record['valid']:.1f}%  train solved {100 * float(solved.float().mean()):.1f}%  "
+                  f"kl {stats['kl_to_pretrained']:.4f}", flush=True)
+        if out_of_budget:
+            break
+    writer.close()
+    env.close()
+    meta = {"config": ckpt.meta["config"], "data": ckpt.meta["data"],
+            "rl": {"arm": "pg_finetune", **dataclasses.asdict(args), "seed": seed},
+            "trainer": {"env_steps": env_steps, "network_calls": network_calls}}
+    save_checkpoint(run_dir / "checkpoints", len(records), model.state_dict(), meta, keep=1)
+    return records

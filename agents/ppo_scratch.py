@@ -1,0 +1,200 @@
+"""PPO from scratch (stable-baselines3) on the refine-mode env: the RL arm with no pretraining.
+
+The policy is `agents.sb3_policy.TRMActorCriticPolicy` (token embeddings, backbone blocks, per-cell
+heads, batched distribution) on the vector-native env through `SB3VecEnv`. A callback evaluates
+the deterministic policy on every test board (valid completions: the env's verifier accepted the
+answer within the step budget) and records accuracy against env steps and network calls in
+``eval_log.jsonl``, the same records `agents.pg_finetune` writes.
+
+Network calls: one policy forward per observation: every rollout step, the bootstrap value of each
+rollout, and ``n_epochs`` passes over each rollout in training (evaluation is not counted).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+
+from agents.pg_finetune import RunBudget
+from agents.sb3_policy import TRMActorCriticPolicy
+from agents.sb3_vecenv import SB3VecEnv
+
+ENV_IDS = {"nqueens": "NQueensRefine-v0", "sudoku": "SudokuRefine-v0"}
+
+
+def _arg(default: Any, help: str) -> Any:
+    return field(default=copy.deepcopy(default), metadata={"help": help})
+
+
+@dataclass
+class PPOArgs:
+    """Every hyper-parameter of a PPO-from-scratch run (the ``ppo:`` section of an RL config)."""
+
+    domain: str = _arg("nqueens", "nqueens | sudoku (the refine-mode env)")
+    num_train: int = _arg(800, "base training puzzles (as in the DIS config, so the test boards match)")
+    num_test: int = _arg(200, "test puzzles")
+    puzzle_seed: int = _arg(0, "puzzle generator seed (the DIS config's data.seed)")
+    augment: bool = _arg(True, "training augmentation")
+    max_steps: int = _arg(6, "refinement steps per episode")
+    success_bonus: float = _arg(1.0, "env reward for solving")
+    step_penalty: float = _arg(0.0, "env reward subtracted per step")
+    total_env_steps: int = _arg(100_000, "PPO.learn(total_timesteps)")
+    max_seconds: float = _arg(0.0, "stop at the first evaluation after this many seconds (0: no limit)")
+    num_envs: int = _arg(32, "parallel episodes of the vector env")
+    n_steps: int = _arg(32, "rollout length per env")
+    batch_size: int = _arg(256, "minibatch size")
+    n_epochs: int = _arg(4, "passes over each rollout")
+    lr: float = _arg(3e-4, "Adam learning rate")
+    gamma: float = _arg(0.99, "discount")
+    gae_lambda: float = _arg(0.95, "GAE lambda")
+    clip_range: float = _arg(0.2, "ratio clip")
+    ent_coef: float = _arg(0.0, "entropy bonus")
+    vf_coef: float = _arg(0.5, "value loss weight")
+    max_grad_norm: float = _arg(0.5, "gradient-norm clip")
+    hidden: int = _arg(64, "backbone width")
+    layers: int = _arg(2, "backbone blocks")
+    heads: int = _arg(2, "attention heads")
+    eval_every: int = _arg(10_000, "env steps between evaluations on the test boards")
+
+    def validate(self) -> None:
+        if self.domain not in ENV_IDS:
+            raise ValueError(f"ppo.domain must be one of {sorted(ENV_IDS)}, got {self.domain!r}")
+        for name in ("num_train", "num_test", "max_steps", "total_env_steps", "num_envs", "n_steps", "batch_size",
+                     "n_epochs", "hidden", "heads", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ppo.{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.layers < 0 or self.max_seconds < 0:
+            raise ValueError("ppo.lr must be > 0, ppo.layers and ppo.max_seconds >= 0")
+
+    def env_kwargs(self) -> dict[str, Any]:
+        return {"num_train": self.num_train, "num_test": self.num_test, "puzzle_seed": self.puzzle_seed,
+                "augment": self.augment, "max_steps": self.max_steps, "success_bonus": self.success_bonus,
+                "step_penalty": self.step_penalty}
+
+
+def evaluate_policy_on_test(model: PPO, env_id: str, env_kwargs: dict[str, Any]) -> tuple[float, float]:
+    """Shares of test puzzles the deterministic policy solves within the step budget (the env's
+    verifier) and whose final answer equals the stored label."""
+    probe = gym.make_vec(env_id, num_envs=1, **env_kwargs)
+    count = len(probe.unwrapped.task.test) if hasattr(probe, "unwrapped") else len(probe.task.test)
+    probe.close()
+    env = gym.make_vec(env_id, num_envs=count, split="test", **env_kwargs)
+    obs, _ = env.reset(options={"split": "test", "puzzle": list(range(count))})
+    labels = env.unwrapped.task.test.labels if hasattr(env, "unwrapped") else env.task.test.labels
+    solved = np.zeros(count, dtype=bool)
+    exact = np.zeros(count, dtype=bool)
+    running = np.ones(count, dtype=bool)
+    while running.any():
+        action, _ = model.predict(obs, deterministic=True)
+        obs, _, terminated, truncated, _ = env.step(action)
+        ended = running & (terminated | truncated)
+        solved |= terminated & running
+        exact[ended] = ((obs["answer"][ended] == labels[ended]) | (labels[ended] == 0)).all(axis=1)
+        running &= ~(terminated | truncated)
+    env.close()
+    return float(solved.mean()), float(exact.mean())
+
+
+class _EvalCallback(BaseCallback):
+    def __init__(self, args: PPOArgs, env_id: str, run_dir: Path, writer, budget: RunBudget) -> None:
+        super().__init__()
+        self.args, self.env_id, self.run_dir, self.writer, self.budget = args, env_id, run_dir, writer, budget
+        self.network_calls = 0
+        self.train_s = 0.0
+        self.clock = time.perf_counter()
+        self.stop = False
+        self.next_eval = 0
+        self.started = time.perf_counter()
+        self.records: list[dict[str, Any]] = []
+
+    def evaluate(self) -> None:
+        self.train_s += time.perf_counter() - self.clock
+        valid, exact = evaluate_policy_on_test(self.model, self.env_id, self.args.env_kwargs())
+        steps = int(self.model.num_timesteps)
+        record = {"env_steps": steps, "network_calls": self.network_calls, "train_s": round(self.train_s, 3),
+                  "elapsed_s": round(time.perf_counter() - self.started, 3), "valid": valid, "exact": exact}
+        self.writer.add_scalar("eval/valid", valid, steps)
+        self.writer.add_scalar("eval/valid_vs_network_calls", valid, self.network_calls)
+        with open(self.run_dir / "eval_log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.records.append(record)
+        print(f"env steps {steps:,}  network calls {self.network_calls:,}  valid {100 * valid:.1f}%", flush=True)
+        self.next_eval = steps + self.args.eval_every
+        self.clock = time.perf_counter()
+
+    def _on_training_start(self) -> None:
+        self.evaluate()
+
+    def _on_step(self) -> bool:
+        if self.stop:
+            return False
+        self.network_calls += self.training_env.num_envs
+        return True
+
+    def _on_rollout_end(self) -> None:
+        # The bootstrap value, then n_epochs passes over the rollout that is about to train.
+        a = self.args
+        calls_before, s_before = self.network_calls, self.train_s
+        self.network_calls += a.num_envs + a.n_epochs * a.n_steps * a.num_envs
+        now_s = self.train_s + time.perf_counter() - self.clock
+        self.writer.add_scalar("charts/network_calls", self.network_calls, self.model.num_timesteps)
+        stop = (a.max_seconds and time.perf_counter() - self.started >= a.max_seconds) or self.budget.spent(
+            self.network_calls, now_s)
+        if (self.model.num_timesteps >= self.next_eval or stop
+                or self.budget.crossed(calls_before, self.network_calls, s_before, now_s)):
+            self.evaluate()
+        if stop:
+            self.stop = True  # _on_step ends learn() at the next rollout's first step
+
+
+
+def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
+              budget: RunBudget | None = None) -> list[dict[str, Any]]:
+    """Train PPO from scratch and return the evaluation records (also in ``eval_log.jsonl``)."""
+    import envs  # noqa: F401  (registers the env ids)
+
+    args.validate()
+    if threads:
+        torch.set_num_threads(threads)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "eval_log.jsonl").write_text("")
+    env_id = ENV_IDS[args.domain]
+    venv = SB3VecEnv(gym.make_vec(env_id, num_envs=args.num_envs, **args.env_kwargs()))
+    venv.seed(seed)
+    model = PPO(
+        TRMActorCriticPolicy, venv, learning_rate=args.lr, n_steps=args.n_steps, batch_size=args.batch_size,
+        n_epochs=args.n_epochs, gamma=args.gamma, gae_lambda=args.gae_lambda, clip_range=args.clip_range,
+        ent_coef=args.ent_coef, vf_coef=args.vf_coef, max_grad_norm=args.max_grad_norm, seed=seed, device="cpu",
+        tensorboard_log=None,
+        policy_kwargs={"features_extractor_kwargs": {"hidden": args.hidden, "layers": args.layers,
+                                                     "heads": args.heads}},
+    )
+    from stable_baselines3.common.logger import configure
+    from torch.utils.tensorboard import SummaryWriter
+
+    # SB3's own scalars (train/..., rollout/...) go to tb/sb3; ours to tb/.
+    model.set_logger(configure(str(run_dir / "tb" / "sb3"), ["tensorboard"]))
+    writer = SummaryWriter(str(run_dir / "tb"))
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
+        f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items()))
+    callback = _EvalCallback(args, env_id, run_dir, writer, budget or RunBudget())
+    total = args.total_env_steps if not (budget and (budget.max_network_calls or budget.max_train_seconds)) else 10**12
+    model.learn(total, callback=callback)
+    if not callback.stop and (not callback.records or callback.records[-1]["env_steps"] != model.num_timesteps):
+        callback.evaluate()
+    model.save(str(run_dir / "ppo_policy.zip"))
+    writer.close()
+    venv.close()
+    return callback.records

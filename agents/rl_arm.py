@@ -1,0 +1,126 @@
+"""One RL arm as one run: the YAML config (``dis-rl rl CONFIG``) and the runner `dis-rl compare` uses.
+
+A config names the arm (``ppo_scratch``: `agents.ppo_scratch`; ``pg_finetune``:
+`agents.pg_finetune`, whose ``algorithm`` picks REINFORCE, PPO-clip or GRPO) and holds that arm's
+hyper-parameters in its section (``ppo:`` or ``finetune:``). Parsing reuses `dis_rl.config`'s strict
+builder: unknown keys, wrong types and bad values fail before any work, naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.pg_finetune import PGArgs, RunBudget, finetune
+from agents.ppo_scratch import PPOArgs, train_ppo
+from dis_rl.config import ConfigError, _build, _set_override
+
+ARMS = ("ppo_scratch", "pg_finetune")
+
+
+@dataclass
+class RLConfig:
+    name: str = "rl"
+    out_dir: str = "runs"
+    arm: str = "pg_finetune"  # ppo_scratch | pg_finetune
+    seed: int = 0
+    threads: int = 1  # torch CPU threads
+    budget: RunBudget = field(default_factory=RunBudget)  # set by `dis-rl compare`
+    ppo: PPOArgs = field(default_factory=PPOArgs)
+    finetune: PGArgs = field(default_factory=PGArgs)
+
+    def validate(self) -> None:
+        if self.arm not in ARMS:
+            raise ValueError(f"arm must be one of {ARMS}, got {self.arm!r}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0, got {self.threads}")
+        (self.ppo if self.arm == "ppo_scratch" else self.finetune).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def rl_config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RLConfig:
+    data = dict(data or {})
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value (e.g. finetune.lr=3e-5)")
+        key, raw = item.split("=", 1)
+        _set_override(data, key.strip(), raw)
+    try:
+        cfg = _build(RLConfig, data, "")
+        cfg.validate()
+    except (ConfigError, ValueError) as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return cfg
+
+
+def load_rl_config(path: str | Path, overrides: list[str] | None = None) -> RLConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return rl_config_from_dict(data, overrides, source=str(path))
+
+
+def run_rl(cfg: RLConfig, run_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Run the config's arm; returns its evaluation records (``eval_log.jsonl`` in the run folder)."""
+    run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if cfg.arm == "ppo_scratch":
+        return train_ppo(cfg.ppo, run_dir, cfg.seed, cfg.threads, cfg.budget)
+    return finetune(cfg.finetune, run_dir, cfg.seed, cfg.threads, cfg.budget)
+
+
+# -- `dis-rl compare` arms --------------------------------------------------------------------------
+
+def load_arm(path: Path, overrides: list[str], seed: int, budget, eval_points: int) -> RLConfig:
+    """The compare loader: the RL config with the comparison's seed and budget."""
+    forced = [f"seed={seed}"]
+    if budget.network_calls:
+        every = max(1, -(-budget.network_calls // eval_points))
+        forced += [f"budget.max_network_calls={every * eval_points}", f"budget.eval_every_calls={every}"]
+    else:
+        forced += [f"budget.max_train_seconds={budget.seconds}",
+                   f"budget.eval_every_seconds={budget.seconds / eval_points}"]
+    # The arm's own iteration / step limits must not end it before the budget does.
+    forced += ["finetune.iterations=1000000000", "finetune.eval_every=0", "ppo.eval_every=1000000000"]
+    return load_rl_config(path, [*overrides, *forced])
+
+
+def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
+    from dis_rl.compare import ArmRun
+
+    records = run_rl(cfg, run_dir)
+    # A fine-tuned arm starts where its pretraining ended: its curve is drawn after the
+    # pretraining's network calls, env steps (examples x N_sup) and training seconds.
+    calls0 = steps0 = seconds0 = 0.0
+    if cfg.arm == "pg_finetune":
+        from dis_rl.checkpoint import load_checkpoint
+
+        meta = load_checkpoint(cfg.finetune.checkpoint, with_optim=False).meta
+        trainer = meta.get("trainer", {})
+        calls0, seconds0 = trainer.get("network_calls", 0), trainer.get("train_s", trainer.get("elapsed_s", 0.0))
+        steps0 = trainer.get("examples", 0) * meta["config"]["train"]["supervision_steps"]
+    evals = [{"network_calls": calls0 + r["network_calls"], "train_s": seconds0 + r["train_s"], "valid": r["valid"],
+              "exact": r.get("exact", float("nan")), "env_steps": steps0 + r["env_steps"]} for r in records]
+    last = records[-1]
+    per_step = last["network_calls"] / max(last["env_steps"], 1)  # calls per env step, acting and learning
+    return ArmRun(evals, per_step, per_step, 0)
+
+
+def register_compare_arms() -> None:
+    from dis_rl.compare import register_arm_kind
+
+    for kind in ARMS:
+        register_arm_kind(kind, run_arm, load_arm)

@@ -1,0 +1,426 @@
+"""Method comparisons on equal budgets (``dis-rl compare CONFIG``): the paper's Fig. 5/7.
+
+A compare file lists *arms* (a name, a ``kind``, a train config and overrides), the seeds, one
+budget (network calls or training seconds) and how many evaluation points to spread over it.
+Every arm x seed trains sequentially to the same budget and is evaluated at the same points;
+the run folder then holds ``compare.png`` (test valid accuracy vs network calls and vs training
+seconds, mean and min-max band over seeds), ``compare.md`` (tables), ``results.json``, TensorBoard
+scalars under ``tb/``, and each arm's own run folder under ``arms/<arm>/seed<k>/``.
+
+The headline is the paper's efficiency claim read two ways: calls per example per batch (the
+schedule ``N_sup * T * (n + 1)``: DIS 18 vs TRM 336) and calls needed to reach the baseline's final
+accuracy. The last printed line states the second reading.
+
+Arm kinds map to runners in `ARM_KINDS`; ``dis`` and ``trm`` train with the shared `Trainer`.
+Another kind (an RL fine-tuning arm) registers a runner that returns the same `ArmRun`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from dis_rl.config import ConfigError, RunConfig, _build, _set_override, load_config
+
+
+# -- the compare file ------------------------------------------------------------------------------
+@dataclass
+class Arm:
+    name: str = ""
+    kind: str = ""  # dis | trm (a runner in ARM_KINDS)
+    config: str = ""  # train config, relative to the compare file (or the working directory)
+    overrides: list[str] = field(default_factory=list)  # section.key=value, applied after the shared ones
+
+
+@dataclass
+class Budget:
+    network_calls: int = 0  # summed over examples, no-grad calls included
+    seconds: float = 0.0  # training seconds (evaluation and checkpoints excluded)
+
+
+@dataclass
+class CompareConfig:
+    name: str = "compare"
+    out_dir: str = "runs"
+    seeds: int | list[int] = 3  # a count (seeds 0..k-1) or an explicit list; sets train.seed
+    budget: Budget = field(default_factory=Budget)
+    eval_points: int = 10  # evaluations spread evenly over the budget (the last one at the budget)
+    baseline: str = ""  # the arm whose final accuracy is the target (default: the first trm arm)
+    contender: str = ""  # the arm measured against it (default: the first dis arm)
+    overrides: list[str] = field(default_factory=list)  # applied to every arm (e.g. train.threads=2)
+    arms: list[Arm] = field(default_factory=list)
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    def validate(self) -> None:
+        if isinstance(self.seeds, int) and self.seeds < 1 or isinstance(self.seeds, list) and not self.seeds:
+            raise ValueError(f"seeds must be a count >= 1 or a non-empty list, got {self.seeds!r}")
+        if (self.budget.network_calls > 0) == (self.budget.seconds > 0):
+            raise ValueError("budget needs exactly one of budget.network_calls or budget.seconds (> 0)")
+        if self.budget.network_calls < 0 or self.budget.seconds < 0:
+            raise ValueError("budget values must be positive")
+        if self.eval_points < 1:
+            raise ValueError(f"eval_points must be >= 1, got {self.eval_points}")
+        if len(self.arms) < 1:
+            raise ValueError("arms: list at least one arm (name, kind, config)")
+        names = [a.name for a in self.arms]
+        for i, arm in enumerate(self.arms):
+            if not arm.name or not arm.config:
+                raise ValueError(f"arms[{i}] needs a name and a config")
+            if arm.kind not in ARM_KINDS:
+                raise ValueError(f"arms[{i}].kind must be one of {sorted(ARM_KINDS)}, got {arm.kind!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"arm names must be unique, got {names}")
+        for role in ("baseline", "contender"):
+            if getattr(self, role) and getattr(self, role) not in names:
+                raise ValueError(f"{role} {getattr(self, role)!r} is not an arm name; arms: {names}")
+
+    def role(self, role: str) -> Arm | None:
+        """The baseline (default: first trm arm) or contender (default: first dis arm)."""
+        wanted = getattr(self, role) or None
+        kind = "trm" if role == "baseline" else "dis"
+        for arm in self.arms:
+            if arm.name == wanted or (wanted is None and arm.kind == kind):
+                return arm
+        return None
+
+
+def load_compare_config(path: str | Path, overrides: list[str] | None = None) -> tuple[CompareConfig, Path]:
+    """Parse and check a compare file; returns it with the folder arm configs are relative to."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"compare file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value (e.g. budget.network_calls=1e6)")
+        key, raw = item.split("=", 1)
+        _set_override(data, key.strip(), raw)
+    arms = data.pop("arms", [])
+    try:
+        if not isinstance(arms, list):
+            raise ConfigError(f"arms: expected a list of arms, got {type(arms).__name__}")
+        cfg = _build(CompareConfig, data, "")
+        cfg.arms = [_build(Arm, arm, f"arms[{i}]") for i, arm in enumerate(arms)]
+        cfg.validate()
+    except (ConfigError, ValueError) as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return cfg, path.resolve().parent
+
+
+def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> RunConfig:
+    """The arm's train config with the shared and arm overrides, the seed and the budget applied."""
+    config_path = Path(arm.config)
+    if not config_path.is_absolute() and (base_dir / config_path).is_file():
+        config_path = base_dir / config_path
+    budget = cfg.budget
+    if arm.kind in ARM_LOADERS:  # an arm with its own config format (the RL arms)
+        run = ARM_LOADERS[arm.kind](config_path, [*arm.overrides], seed, budget, cfg.eval_points)
+        run.name = f"{arm.name}_seed{seed}"
+        return run
+    forced = [f"train.seed={seed}", "train.max_batches=1000000000", "train.eval_every=0", "train.checkpoint_every=0"]
+    if budget.network_calls:
+        every = max(1, math.ceil(budget.network_calls / cfg.eval_points))
+        forced += [f"train.max_network_calls={every * cfg.eval_points}", f"train.eval_every_calls={every}"]
+    else:
+        every_s = budget.seconds / cfg.eval_points
+        forced += [f"train.max_train_seconds={every_s * cfg.eval_points}", f"train.eval_every_seconds={every_s}"]
+    run = load_config(config_path, [*cfg.overrides, *arm.overrides, *forced])
+    if arm.kind in ("dis", "trm") and run.train.method != arm.kind:
+        raise ConfigError(f"arm {arm.name!r} has kind {arm.kind!r} but {config_path} trains train.method "
+                          f"{run.train.method!r}")
+    run.name = f"{arm.name}_seed{seed}"
+    return run
+
+
+# -- running arms ----------------------------------------------------------------------------------
+@dataclass
+class ArmRun:
+    """One arm x seed: its evaluations (in order) and what an example cost."""
+
+    evals: list[dict]  # each: network_calls, train_s, valid, exact, env_steps
+    calls_per_example: float  # schedule: most calls one example can cost per batch
+    realised_calls_per_example: float  # mean calls an example actually cost
+    parameters: int = 0
+
+
+def run_supervised(run: RunConfig, run_dir: Path, progress: bool) -> ArmRun:
+    """Train a DIS or TRM arm with the shared loop and read its evaluation log."""
+    from dis_rl.train.loop import Trainer, read_jsonl
+
+    trainer = Trainer(run, run_dir, progress=progress)
+    trainer.run()
+    method = trainer.method
+    realised = getattr(method, "realised_calls_per_example", None)
+    # Env steps of a supervised arm: refinement steps of training puzzles (batches x batch size x
+    # N_sup; for TRM with halting, the schedule's upper bound).
+    per_batch = run.train.batch_size * run.train.supervision_steps
+    evals = [{**{k: e[k] for k in ("network_calls", "train_s", "valid", "exact")}, "env_steps": e["batch"] * per_batch}
+             for e in read_jsonl(run_dir / "eval_log.jsonl")]
+    schedule = float(method.calls_per_example())
+    return ArmRun(evals, schedule, float(realised() or schedule) if realised else schedule,
+                  trainer.model.num_parameters())
+
+
+ARM_KINDS: dict[str, Callable[[RunConfig, Path, bool], ArmRun]] = {"dis": run_supervised, "trm": run_supervised}
+# Arm kinds whose config is not a train config: ``loader(path, overrides, seed, budget, eval_points)``
+# returns the arm's resolved config (with ``name``, ``seed`` and ``to_dict()``).
+ARM_LOADERS: dict[str, Callable] = {}
+
+
+def register_arm_kind(kind: str, runner: Callable[[RunConfig, Path, bool], ArmRun],
+                      loader: Callable | None = None) -> None:
+    """Add an arm kind (e.g. ``rl``): ``runner(run_config, run_dir, progress) -> ArmRun``."""
+    ARM_KINDS[kind] = runner
+    if loader is not None:
+        ARM_LOADERS[kind] = loader
+
+
+# -- summarising -----------------------------------------------------------------------------------
+@dataclass
+class ArmSummary:
+    name: str
+    kind: str
+    seeds: list[int]
+    calls: list[float]  # per eval point, mean over seeds
+    seconds: list[float]
+    valid_mean: list[float]
+    valid_min: list[float]
+    valid_max: list[float]
+    final_valid: list[float]  # per seed
+    final_exact: list[float]
+    calls_per_example: float
+    realised_calls_per_example: float
+    parameters: int
+    env_steps: list[float] = field(default_factory=list)  # per eval point, mean over seeds
+
+    @property
+    def final_mean(self) -> float:
+        return _mean(self.final_valid)
+
+    def reach(self, target: float) -> int | None:
+        """Index of the first eval point whose seed-mean valid accuracy reaches ``target``."""
+        return next((k for k, v in enumerate(self.valid_mean) if v >= target), None)
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def _std(xs: list[float]) -> float:
+    if len(xs) < 2:
+        return 0.0
+    m = _mean(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def summarise(arm: Arm, runs: dict[int, ArmRun]) -> ArmSummary:
+    """Align the seeds' evaluations by point index and average them."""
+    seeds = sorted(runs)
+    k = min(len(runs[s].evals) for s in seeds)
+    col = {key: [[runs[s].evals[i].get(key, float("nan")) for s in seeds] for i in range(k)]
+           for key in ("network_calls", "train_s", "valid", "env_steps")}
+    return ArmSummary(
+        name=arm.name, kind=arm.kind, seeds=seeds,
+        calls=[_mean(v) for v in col["network_calls"]], seconds=[_mean(v) for v in col["train_s"]],
+        env_steps=[_mean(v) for v in col["env_steps"]],
+        valid_mean=[_mean(v) for v in col["valid"]], valid_min=[min(v) for v in col["valid"]],
+        valid_max=[max(v) for v in col["valid"]],
+        final_valid=[runs[s].evals[-1]["valid"] for s in seeds],
+        final_exact=[runs[s].evals[-1]["exact"] for s in seeds],
+        calls_per_example=_mean([runs[s].calls_per_example for s in seeds]),
+        realised_calls_per_example=_mean([runs[s].realised_calls_per_example for s in seeds]),
+        parameters=runs[seeds[0]].parameters,
+    )
+
+
+@dataclass
+class Verdict:
+    baseline: str
+    contender: str
+    target: float  # the baseline's final valid accuracy (seed mean)
+    reached_at: int | None  # eval point index where the contender first reached it
+    calls_ratio: float | None  # baseline's final calls / contender's calls at that point
+    seconds_ratio: float | None
+    schedule_ratio: float  # calls per example per batch, baseline schedule / contender schedule
+    realised_ratio: float  # the same with the baseline's realised (halting) cost
+    final_not_lower: bool
+    line: str
+
+
+def verdict(base: ArmSummary, cont: ArmSummary) -> Verdict:
+    target = base.final_mean
+    k = cont.reach(target) if target > 0 else None
+    calls_ratio = base.calls[-1] / cont.calls[k] if k is not None else None
+    seconds_ratio = base.seconds[-1] / cont.seconds[k] if k is not None and cont.seconds[k] > 0 else None
+    at_least = "at least " if k == 0 else ""  # reached by the first evaluation: maybe earlier still
+    if target <= 0:
+        line = (f"{cont.name} vs {base.name}: {base.name}'s final accuracy is 0.0%, so there is no accuracy to "
+                f"reach; raise the budget")
+    elif k is None:
+        line = (f"{cont.name} did not reach {base.name}'s final accuracy ({100 * target:.1f}%) within the budget "
+                f"(best {100 * max(cont.valid_mean):.1f}%)")
+    else:
+        line = (f"{cont.name} reached {base.name}'s final accuracy ({100 * target:.1f}%) with {at_least}"
+                f"{calls_ratio:.1f}x fewer network calls")
+    return Verdict(
+        base.name, cont.name, target, k, calls_ratio, seconds_ratio,
+        schedule_ratio=base.calls_per_example / cont.calls_per_example,
+        realised_ratio=base.realised_calls_per_example / cont.calls_per_example,
+        final_not_lower=cont.final_mean >= target, line=line,
+    )
+
+
+def format_tables(summaries: list[ArmSummary], verdict_: Verdict | None, budget: Budget) -> str:
+    unit = f"{budget.network_calls:,} network calls" if budget.network_calls else f"{budget.seconds:.0f} training s"
+    lines = [f"Budget: {unit} per run; test valid-completion accuracy, mean over seeds (± std).", "",
+             "| arm | kind | params | seeds | calls/example/batch (schedule) | realised calls/example | "
+             "final valid % | final exact % | network calls | training s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in summaries:
+        lines.append(
+            f"| {s.name} | {s.kind} | {s.parameters:,} | {len(s.seeds)} | {s.calls_per_example:.0f} | "
+            f"{s.realised_calls_per_example:.1f} | {100 * s.final_mean:.1f} ± {100 * _std(s.final_valid):.1f} | "
+            f"{100 * _mean(s.final_exact):.1f} | {s.calls[-1]:,.0f} | {s.seconds[-1]:.0f} |"
+        )
+    lines += ["", "Valid % at each evaluation point (mean over seeds; calls / training s of that arm):", "",
+              "| point | " + " | ".join(s.name for s in summaries) + " |",
+              "|---:|" + "---:|" * len(summaries)]
+    for k in range(max(len(s.calls) for s in summaries)):
+        cells = [f"{100 * s.valid_mean[k]:.1f} ({s.calls[k]:,.0f} / {s.seconds[k]:.0f}s)" if k < len(s.calls) else "-"
+                 for s in summaries]
+        lines.append(f"| {k + 1} | " + " | ".join(cells) + " |")
+    if verdict_ is not None:
+        v = verdict_
+        lines += ["", "Two readings of the paper's 18x:", "",
+                  f"- calls per example per batch (schedule): {v.baseline} / {v.contender} = {v.schedule_ratio:.1f}x "
+                  f"(with {v.baseline}'s realised halting cost: {v.realised_ratio:.1f}x)"]
+        if v.calls_ratio is not None:
+            seconds = f" (training time: {v.seconds_ratio:.1f}x less)" if v.seconds_ratio else ""
+            lines.append(f"- calls to reach {v.baseline}'s final accuracy ({100 * v.target:.1f}%): "
+                         f"{v.calls_ratio:.1f}x fewer{seconds}")
+        elif v.target <= 0:
+            lines.append(f"- calls to reach {v.baseline}'s final accuracy: none to reach ({v.baseline} ended at 0.0%)")
+        else:
+            lines.append(f"- calls to reach {v.baseline}'s final accuracy ({100 * v.target:.1f}%): not reached")
+        lines.append(f"- {v.contender}'s final accuracy is {'not lower than' if v.final_not_lower else 'LOWER than'} "
+                     f"{v.baseline}'s")
+        lines.append("")
+        lines.append("Ratios are read at the evaluation points, so they are lower bounds within one point's spacing.")
+    return "\n".join(lines)
+
+
+def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    for ax, key, label in ((axes[0], "calls", "network calls (cumulative, all examples)"),
+                           (axes[1], "seconds", "training time (s, evaluation excluded)"),
+                           (axes[2], "env_steps", "environment steps (refinement steps of training puzzles)")):
+        for s in summaries:
+            x = getattr(s, key)
+            ax.plot(x, [100 * v for v in s.valid_mean], "o-", ms=3, label=f"{s.name} ({len(s.seeds)} seeds)")
+            if len(s.seeds) > 1:
+                ax.fill_between(x, [100 * v for v in s.valid_min], [100 * v for v in s.valid_max], alpha=0.2)
+        if target is not None and target > 0:
+            ax.axhline(100 * target, color="grey", ls=":", lw=1, label="baseline final")
+        ax.set_xlabel(label)
+        ax.set_ylabel("test valid completions (%)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("accuracy vs compute (mean, min-max band over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _write_tensorboard(summaries: list[ArmSummary], tb_dir: Path) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tb_dir))
+    for s in summaries:
+        for c, sec, v in zip(s.calls, s.seconds, s.valid_mean):
+            writer.add_scalar(f"compare/valid_vs_network_calls/{s.name}", v, int(c))
+            writer.add_scalar(f"compare/valid_vs_train_ms/{s.name}", v, int(1000 * sec))
+    writer.close()
+
+
+# -- the command -----------------------------------------------------------------------------------
+@dataclass
+class CompareResult:
+    run_dir: Path
+    summaries: list[ArmSummary]
+    verdict: Verdict | None
+    table: str
+    plot: Path
+
+
+def compare(path: str | Path, overrides: list[str] | None = None, progress: bool = True,
+            fresh: bool = False, log: Callable[[str], None] = print) -> CompareResult:
+    """Run every arm x seed (reusing finished ones unless ``fresh``) and write plot, tables and
+    TensorBoard scalars; ``log`` receives progress lines and, last, the verdict line."""
+    cfg, base_dir = load_compare_config(path, overrides)
+    runs = {arm.name: {seed: arm_run_config(cfg, arm, seed, base_dir) for seed in cfg.seed_list} for arm in cfg.arms}
+    run_dir = Path(cfg.out_dir) / cfg.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[int, ArmRun]] = {}
+    for arm in cfg.arms:
+        results[arm.name] = {}
+        for seed, run in runs[arm.name].items():
+            arm_dir = run_dir / "arms" / arm.name / f"seed{seed}"
+            results[arm.name][seed] = _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
+    summaries = [summarise(arm, results[arm.name]) for arm in cfg.arms]
+    base, cont = cfg.role("baseline"), cfg.role("contender")
+    by_name = {s.name: s for s in summaries}
+    verdict_ = verdict(by_name[base.name], by_name[cont.name]) if base and cont and base is not cont else None
+    table = format_tables(summaries, verdict_, cfg.budget)
+    (run_dir / "compare.md").write_text(table + "\n")
+    plot = plot_comparison(summaries, run_dir / "compare.png", verdict_.target if verdict_ else None)
+    _write_tensorboard(summaries, run_dir / "tb")
+    (run_dir / "results.json").write_text(json.dumps(
+        {"arms": [asdict(s) for s in summaries], "verdict": asdict(verdict_) if verdict_ else None}, indent=1))
+    log(table)
+    log(f"plot: {plot}   table: {run_dir / 'compare.md'}   TensorBoard: tensorboard --logdir {run_dir}")
+    log(verdict_.line if verdict_ else "no baseline/contender pair (needs a trm and a dis arm, or set both)")
+    return CompareResult(run_dir, summaries, verdict_, table, plot)
+
+
+def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh: bool,
+                  log: Callable[[str], None]) -> ArmRun:
+    """A finished arm x seed with the same resolved config is read back, so an interrupted
+    comparison continues where it stopped."""
+    done = arm_dir / "arm_result.json"
+    resolved = json.loads(json.dumps(run.to_dict()))
+    if not fresh and done.is_file():
+        saved = json.loads(done.read_text())
+        if saved.get("config") == resolved:
+            log(f"[{arm.name}] reusing {done}")
+            return ArmRun(**saved["run"])
+    if arm_dir.exists():
+        import shutil
+
+        shutil.rmtree(arm_dir)  # a stale or half-finished run: logs must start empty
+    seed = run.seed if hasattr(run, "seed") else run.train.seed
+    log(f"[{arm.name} seed {seed}] training ({arm.kind}) in {arm_dir}")
+    result = ARM_KINDS[arm.kind](run, arm_dir, progress)
+    final = result.evals[-1] if result.evals else {}
+    log(f"[{arm.name} seed {seed}] valid {100 * final.get('valid', 0):.1f}% after "
+        f"{final.get('network_calls', 0):,} calls, {final.get('train_s', 0):.0f}s training")
+    done.write_text(json.dumps({"config": resolved, "run": asdict(result)}))
+    return result

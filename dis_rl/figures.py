@@ -1,0 +1,165 @@
+"""Guidance figures (matplotlib, headless): the ``w`` sweep plot and the refinement strip.
+
+The strip follows the paper's Fig. 6: for one puzzle, the input, then per step the DIS target
+(top row) and the model's guided prediction (bottom row); cells that changed since the previous
+frame of the same row are outlined, so one sees what each step did. Boards are drawn by the
+domain's own ``render_rgb`` (ARC palette for ARC, boards for N-Queens and Sudoku).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from dis_rl.puzzles.base import Domain  # noqa: E402
+
+if TYPE_CHECKING:
+    from dis_rl.guidance import SweepResult
+
+CELL_PX = 16
+
+
+def plot_sweep(result: SweepResult, path: str | Path) -> Path:
+    """Four panels: final accuracy vs ``w``; Hamming distance, mean margin and share of positive
+    margins per step, one line per ``w``."""
+    path = Path(path)
+    ws = [r.w for r in result.rows]
+    steps = np.arange(1, result.steps + 1)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    ax = axes[0, 0]
+    ax.plot(ws, [100 * r.valid for r in result.rows], "o-", label="valid (verifier)")
+    ax.plot(ws, [100 * r.exact for r in result.rows], "s--", label="exact match")
+    for k in sorted(result.rows[0].votes or {}):
+        ax.plot(ws, [100 * r.votes[k] for r in result.rows], "^:", label=f"pass@{k} (voting)")
+    ax.axvline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set(xlabel="guidance scale w", ylabel="accuracy after the last step (%)", title="accuracy vs w")
+    ax.legend()
+    panels = [
+        (axes[0, 1], "hamming_per_step", "mean Hamming distance to label", "contraction per step"),
+        (axes[1, 0], "margin_per_step", "mean advantage margin", "margin dl[y] - E_pi_w[dl]"),
+        (axes[1, 1], "positive_per_step", "share of cells with margin > 0", "positive margins"),
+    ]
+    for ax, key, ylabel, title in panels:
+        for r in result.rows:
+            ax.plot(steps, getattr(r, key), "o-", label=f"w={r.w:g}")
+        ax.set(xlabel="step", ylabel=ylabel, title=title)
+        ax.legend(fontsize=7)
+    axes[1, 0].axhline(0.0, color="grey", lw=0.8)
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"guidance sweep: {result.num_puzzles} {result.domain} puzzles")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _draw(ax, domain: Domain, tokens: np.ndarray, changed: np.ndarray | None, title: str) -> None:
+    image = domain.render_rgb(tokens, cell=CELL_PX)
+    ax.imshow(image, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if changed is None:
+        return
+    rows, cols = domain.grid_shape
+    height, width = image.shape[:2]
+    for index in np.flatnonzero(changed):
+        r, c = divmod(int(index), cols)
+        x, y = c * CELL_PX, r * CELL_PX
+        if r < rows and x < width and y < height:  # ARC images show only the decoded grid
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), CELL_PX, CELL_PX, fill=False, ec="#ff00ff", lw=1.6))
+
+
+def refinement_strip(
+    domain: Domain,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    targets: np.ndarray,
+    predictions: np.ndarray,
+    title: str = "",
+):
+    """A figure: column 0 the input (top) and label (bottom), then per step the DIS target (top)
+    and the prediction (bottom); outlined cells changed since the previous frame of the row."""
+    steps = len(predictions)
+    fig, axes = plt.subplots(2, steps + 1, figsize=(1.9 * (steps + 1), 4.3), squeeze=False)
+    _draw(axes[0, 0], domain, inputs, None, "input")
+    _draw(axes[1, 0], domain, labels, None, "label")
+    prev_t, prev_p = inputs, inputs
+    for s in range(steps):
+        _draw(axes[0, s + 1], domain, targets[s], targets[s] != prev_t, f"target {s + 1}")
+        ok = bool(domain.verify(inputs[None], predictions[s][None], labels[None])[0])
+        _draw(axes[1, s + 1], domain, predictions[s], predictions[s] != prev_p,
+              f"step {s + 1}" + (" (valid)" if ok else ""))
+        prev_t, prev_p = targets[s], predictions[s]
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def figure_to_array(fig) -> np.ndarray:
+    """RGB ``[H, W, 3]`` uint8 of a drawn figure (for TensorBoard)."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def show_checkpoint(
+    checkpoint: str | Path,
+    puzzle: int = 0,
+    w: float = 1.0,
+    out: str | Path | None = None,
+    split: str = "test",
+    seed: int = 0,
+    device: str = "auto",
+    tensorboard: bool = True,
+) -> Path:
+    """``dis-rl show``: draw one puzzle's refinement as a PNG (default ``<run>/show/puzzle_<I>_w<W>.png``)
+    and log it to TensorBoard beside it. The DIS targets come from the run's target generator,
+    seeded with ``seed``."""
+    import torch
+
+    from dis_rl.data import build_data
+    from dis_rl.device import resolve_device
+    from dis_rl.evaluate import load_model
+    from dis_rl.guidance import run_folder_of
+    from dis_rl.puzzles import get_domain
+    from dis_rl.rollout import rollout
+    from dis_rl.targets import make_frames
+
+    dev = resolve_device(device)
+    model, cfg, ckpt = load_model(str(checkpoint), dev)
+    train_source, test_set = build_data(cfg.data)
+    puzzles = train_source if split == "train" else test_set
+    if not 0 <= puzzle < len(puzzles):
+        raise IndexError(f"--puzzle must lie in 0..{len(puzzles) - 1} for the {split} split, got {puzzle}")
+    batch = puzzles.get(np.array([puzzle]))
+    tc = cfg.train
+    inputs = torch.from_numpy(batch["inputs"]).to(dev)
+    labels = torch.from_numpy(batch["labels"]).to(dev)
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, model.vocab_size, generator)
+    with torch.no_grad():
+        out_roll = rollout(model, inputs, torch.from_numpy(batch["puzzle_ids"]).to(dev), tc.supervision_steps,
+                           tc.step_input, float(w))
+    domain = get_domain(puzzles.domain)
+    preds = np.stack([p[0].cpu().numpy() for p in out_roll.predictions])
+    fig = refinement_strip(domain, batch["inputs"][0], batch["labels"][0], frames[:, 0].cpu().numpy(), preds,
+                           title=f"{puzzles.domain} {split} puzzle {puzzle}, w={w:g} ({ckpt.path.name})")
+    path = Path(out) if out is not None else run_folder_of(ckpt.path) / "show" / f"puzzle_{puzzle}_w{w:g}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    if tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        with SummaryWriter(str(path.parent / "tb")) as writer:
+            writer.add_image(f"show/{split}_{puzzle}_w{w:g}", figure_to_array(fig), 0, dataformats="HWC")
+    plt.close(fig)
+    return path

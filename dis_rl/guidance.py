@@ -1,0 +1,331 @@
+"""Test-time guidance: the advantage margin of paper Prop. 4.1 and sweeps of the guidance scale ``w``.
+
+Each refinement step reads the answer twice: ``l_u`` before the step's reasoning update and
+``l_c`` after it; the guided logits are ``l_w = l_u + w * dl`` with ``dl = l_c - l_u``. For the
+loss of the correct token, ``L(w) = -log softmax(l_w)[y]``,
+
+    dL/dw = E_{a ~ pi_w}[dl_a] - dl_y,    pi_w = softmax(l_w),
+
+so the *advantage margin* ``m(w) = dl_y - E_{pi_w}[dl]`` is minus the slope: where it is positive,
+raising ``w`` raises the probability of the correct token. `sweep_w` measures, for a list of
+``w``, the accuracy per step (verifier and exact match), the margin and the share of cells with a
+positive margin, and the Hamming distance per step (which should contract, Lemma A.2). Margins
+are taken against the stored label on scored (non-PAD) cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dis_rl.device import autocast
+from dis_rl.evaluate import score_predictions
+from dis_rl.model.trm import TRM
+from dis_rl.puzzles import get_domain
+from dis_rl.puzzles.base import PAD, ExampleSource
+from dis_rl.rollout import guided_logits, rollout
+
+
+def advantage_margin(
+    logits_before: torch.Tensor, logits_after: torch.Tensor, labels: torch.Tensor, w: float
+) -> torch.Tensor:
+    """``dl[y] - E_{pi_w}[dl]`` per cell ``[B, L]`` (at least float32): minus the slope of the label's
+    loss in ``w``."""
+    dtype = torch.promote_types(logits_before.dtype, torch.float32)
+    lu, lc = logits_before.to(dtype), logits_after.to(dtype)
+    delta = lc - lu
+    pi = torch.softmax(guided_logits(lu, lc, float(w)), dim=-1)
+    return delta.gather(-1, labels.long().unsqueeze(-1)).squeeze(-1) - (pi * delta).sum(-1)
+
+
+def margin_stats(margin: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Mean margin and share of cells with a positive margin, over scored cells."""
+    scored = labels != PAD
+    if not bool(scored.any()):
+        return 0.0, 0.0
+    values = margin[scored]
+    return float(values.mean()), float((values > 0).float().mean())
+
+
+@dataclass
+class WResult:
+    """Everything measured at one guidance scale; lists run over the steps."""
+
+    w: float
+    valid_per_step: list[float]
+    exact_per_step: list[float]
+    hamming_per_step: list[float]  # mean Hamming distance to the stored label
+    distance_per_step: list[float]  # mean distance to the nearest solution (the domain's metric)
+    margin_per_step: list[float]
+    positive_per_step: list[float]  # share of scored cells with a positive margin
+    votes: dict[int, float] | None = None  # ARC: pass@k after test-time voting
+
+    @property
+    def valid(self) -> float:
+        return self.valid_per_step[-1]
+
+    @property
+    def exact(self) -> float:
+        return self.exact_per_step[-1]
+
+
+@dataclass
+class SweepResult:
+    domain: str
+    num_puzzles: int
+    steps: int
+    rows: list[WResult] = field(default_factory=list)
+
+    def best(self) -> WResult:
+        """Highest final verifier accuracy; ties: exact match, then the smaller final Hamming distance."""
+        return max(self.rows, key=lambda r: (r.valid, r.exact, -r.hamming_per_step[-1], -abs(r.w - 1)))
+
+    def row(self, w: float) -> WResult | None:
+        return next((r for r in self.rows if abs(r.w - w) < 1e-9), None)
+
+    def to_markdown(self) -> str:
+        has_votes = any(r.votes for r in self.rows)
+        ks = sorted(self.rows[0].votes) if has_votes else []
+        head = "| w | valid % | exact % |" + "".join(f" pass@{k} % |" for k in ks)
+        head += " Hamming per step (to label) | mean margin per step | margin > 0 % (last step) |"
+        lines = [
+            f"Guidance sweep on {self.num_puzzles} {self.domain} test puzzles, {self.steps} steps "
+            "(valid/exact after the last step).",
+            "",
+            head,
+            "|" + "---:|" * (head.count("|") - 1),
+        ]
+        for r in self.rows:
+            votes = "".join(f" {100 * r.votes[k]:.1f} |" for k in ks) if has_votes else ""
+            lines.append(
+                f"| {r.w:g} | {100 * r.valid:.1f} | {100 * r.exact:.1f} |{votes} "
+                f"{' → '.join(f'{h:.2f}' for h in r.hamming_per_step)} | "
+                f"{' '.join(f'{m:+.3f}' for m in r.margin_per_step)} | {100 * r.positive_per_step[-1]:.1f} |"
+            )
+        lines += ["", self.verdict()]
+        return "\n".join(lines)
+
+    def per_step_markdown(self) -> str:
+        lines = ["| w | step | valid % | exact % | Hamming | distance | margin | margin > 0 % |",
+                 "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in self.rows:
+            for s in range(self.steps):
+                lines.append(
+                    f"| {r.w:g} | {s + 1} | {100 * r.valid_per_step[s]:.1f} | {100 * r.exact_per_step[s]:.1f} | "
+                    f"{r.hamming_per_step[s]:.2f} | {r.distance_per_step[s]:.2f} | {r.margin_per_step[s]:+.4f} | "
+                    f"{100 * r.positive_per_step[s]:.1f} |"
+                )
+        return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """Which ``w`` won, and whether the margin at ``w = 1`` pointed the same way (Prop. 4.1)."""
+        best = self.best()
+        text = f"best w: {best.w:g} (valid {100 * best.valid:.1f}%)."
+        plain = self.row(1.0)
+        if plain is None:
+            return text
+        m = plain.margin_per_step[-1]
+        direction = "raising w above 1" if m > 0 else "lowering w below 1"
+        text += (
+            f" Mean margin at w=1, last step: {m:+.4f} ({100 * plain.positive_per_step[-1]:.0f}% of cells "
+            f"positive), so the label's loss falls by {direction}"
+        )
+        if best.w == 1.0 or abs(best.valid - plain.valid) < 1e-12:
+            return text + "; accuracy did not improve away from w=1."
+        agrees = (best.w > 1) == (m > 0)
+        return text + f"; the best w {'agrees with' if agrees else 'contradicts'} that sign."
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        header = ["w", "step", "valid", "exact", "hamming", "distance", "margin", "positive_share", "final"]
+        ks = sorted(self.rows[0].votes) if self.rows and self.rows[0].votes else []
+        out.writerow(header + [f"pass@{k}" for k in ks])
+        for r in self.rows:
+            for s in range(self.steps):
+                final = s == self.steps - 1
+                out.writerow(
+                    [r.w, s + 1, r.valid_per_step[s], r.exact_per_step[s], r.hamming_per_step[s],
+                     r.distance_per_step[s], r.margin_per_step[s], r.positive_per_step[s], int(final)]
+                    + [r.votes[k] if final else "" for k in ks]
+                )
+        return buf.getvalue()
+
+
+def parse_ws(text: str) -> list[float]:
+    """``"0,0.5,1"`` -> ``[0.0, 0.5, 1.0]`` with a clear error for anything else."""
+    try:
+        ws = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--w must be comma-separated numbers such as 0,0.5,1,2; got {text!r}") from None
+    if not ws:
+        raise ValueError("--w needs at least one value")
+    return ws
+
+
+def _is_arc_vote_source(puzzles: object) -> bool:
+    from dis_rl.puzzles.arc_augment import ARCAugmentedSource
+
+    return isinstance(puzzles, ARCAugmentedSource)
+
+
+@torch.no_grad()
+def sweep_w(
+    model: TRM,
+    puzzles: ExampleSource,
+    ws: Sequence[float],
+    steps: int,
+    step_input: str = "input",
+    batch_size: int = 200,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    max_aug: int | None = 8,
+    progress: bool = False,
+) -> SweepResult:
+    """Measure accuracy, margin and contraction at each ``w`` on ``puzzles`` (a `PuzzleSet` or any
+    example source). For an ARC test source (`ARCAugmentedSource`) the per-step numbers cover the
+    first ``max_aug`` augmentations of each pair and the final answer is also scored by voting."""
+    device = torch.device(device)
+    domain = get_domain(puzzles.domain)
+    was_training = model.training
+    model.eval()
+    indices = np.arange(len(puzzles))
+    arc_votes = _is_arc_vote_source(puzzles)
+    if arc_votes and max_aug is not None:
+        indices = indices[puzzles.locate(indices)[2] < max_aug]
+    result = SweepResult(domain=puzzles.domain, num_puzzles=len(indices), steps=steps)
+    for w in ws:
+        sums = np.zeros((6, steps))  # valid, exact, hamming, distance, margin*cells, positive*cells
+        cells = np.zeros(steps)
+        for start in range(0, len(indices), batch_size):
+            batch = puzzles.get(indices[start : start + batch_size])
+            inputs = torch.from_numpy(batch["inputs"]).to(device)
+            pids = torch.from_numpy(batch["puzzle_ids"]).to(device)
+            labels = torch.from_numpy(batch["labels"]).to(device)
+            with autocast(device, precision):
+                out = rollout(model, inputs, pids, steps, step_input, float(w))
+            n_scored = int((labels != PAD).sum())
+            for s in range(steps):
+                preds = out.predictions[s].cpu().numpy()
+                valid, exact, hamming = score_predictions(domain, batch["inputs"], preds, batch["labels"])
+                distance = domain.distance(batch["inputs"], preds, batch["labels"])
+                mean, positive = margin_stats(
+                    advantage_margin(out.logits_before[s], out.logits_after[s], labels, w), labels
+                )
+                sums[:4, s] += [valid.sum(), exact.sum(), hamming.sum(), np.sum(distance)]
+                sums[4:, s] += [mean * n_scored, positive * n_scored]
+                cells[s] += n_scored
+        n = max(len(indices), 1)
+        row = WResult(
+            w=float(w),
+            valid_per_step=(sums[0] / n).tolist(),
+            exact_per_step=(sums[1] / n).tolist(),
+            hamming_per_step=(sums[2] / n).tolist(),
+            distance_per_step=(sums[3] / n).tolist(),
+            margin_per_step=(sums[4] / np.maximum(cells, 1)).tolist(),
+            positive_per_step=(sums[5] / np.maximum(cells, 1)).tolist(),
+        )
+        if arc_votes:
+            from dis_rl.puzzles.arc_vote import evaluate_votes
+
+            fn = vote_predict_fn(model, steps, step_input, w, device, precision)
+            row.votes = evaluate_votes(puzzles, fn, batch_size, max_aug=max_aug, progress=progress).pass_at
+        result.rows.append(row)
+    model.train(was_training)
+    return result
+
+
+def vote_predict_fn(model: TRM, steps: int, step_input: str, w: float, device: torch.device | str = "cpu",
+                    precision: str = "fp32"):
+    """A ``predict_fn`` for `dis_rl.puzzles.arc_vote.evaluate_votes`: the guided last-step answer and
+    its confidence (mean over cells of the chosen token's probability)."""
+    device = torch.device(device)
+
+    @torch.no_grad()
+    def predict(inputs: np.ndarray, puzzle_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.as_tensor(inputs, device=device)
+        pids = torch.as_tensor(puzzle_ids, device=device)
+        with autocast(device, precision):
+            out = rollout(model, x, pids, steps, step_input, float(w))
+        probs = torch.softmax(out.guided[-1].float(), dim=-1).max(-1).values
+        return out.predictions[-1].cpu().numpy(), probs.mean(-1).cpu().numpy()
+
+    return predict
+
+
+def run_folder_of(checkpoint_path: Path) -> Path:
+    """The run folder of a checkpoint step folder (``<run>/checkpoints/step_N``), else the folder itself."""
+    checkpoint_path = Path(checkpoint_path)
+    if checkpoint_path.parent.name == "checkpoints":
+        return checkpoint_path.parent.parent
+    return checkpoint_path
+
+
+def write_sweep(result: SweepResult, out_dir: str | Path, tb_tag: str = "sweep_w") -> list[Path]:
+    """``sweep_w.md``, ``sweep_w.csv``, ``sweep_w.png`` and TensorBoard scalars under ``out_dir/tb``."""
+    from dis_rl.figures import plot_sweep
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / "sweep_w.md"
+    md.write_text(result.to_markdown() + "\n\nPer step:\n\n" + result.per_step_markdown() + "\n")
+    table = out_dir / "sweep_w.csv"
+    table.write_text(result.to_csv())
+    png = plot_sweep(result, out_dir / "sweep_w.png")
+    write_tensorboard(result, out_dir / "tb", tb_tag)
+    return [md, table, png, out_dir / "tb"]
+
+
+def write_tensorboard(result: SweepResult, log_dir: str | Path, tag: str = "sweep_w") -> None:
+    """Final metrics against ``round(100 * w)`` (TensorBoard steps are integers), and each ``w``'s
+    per-step curves against the step index."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(log_dir)) as writer:
+        for r in result.rows:
+            x = int(round(100 * r.w))
+            writer.add_scalar(f"{tag}/valid_vs_100w", r.valid, x)
+            writer.add_scalar(f"{tag}/exact_vs_100w", r.exact, x)
+            writer.add_scalar(f"{tag}/margin_last_step_vs_100w", r.margin_per_step[-1], x)
+            for k, v in (r.votes or {}).items():
+                writer.add_scalar(f"{tag}/pass@{k}_vs_100w", v, x)
+            for s in range(result.steps):
+                writer.add_scalar(f"{tag}/w={r.w:g}/hamming", r.hamming_per_step[s], s + 1)
+                writer.add_scalar(f"{tag}/w={r.w:g}/margin", r.margin_per_step[s], s + 1)
+                writer.add_scalar(f"{tag}/w={r.w:g}/valid", r.valid_per_step[s], s + 1)
+
+
+def sweep_checkpoint(
+    checkpoint: str | Path,
+    ws: Sequence[float],
+    split: str = "test",
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    max_aug: int | None = 8,
+    save: bool = True,
+) -> tuple[SweepResult, Path | None]:
+    """``dis-rl sweep-w``: rebuild the run's data and model, sweep, save (default ``<run>/sweep_w``)."""
+    from dis_rl.data import build_data
+    from dis_rl.device import resolve_device
+    from dis_rl.evaluate import load_model
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    dev = resolve_device(device)
+    model, cfg, ckpt = load_model(str(checkpoint), dev)
+    train_source, test_set = build_data(cfg.data)
+    puzzles = train_source if split == "train" else test_set
+    tc = cfg.train
+    result = sweep_w(model, puzzles, ws, tc.supervision_steps, tc.step_input, tc.eval_batch_size, dev,
+                     tc.precision, max_aug=max_aug)
+    if not save:
+        return result, None
+    folder = Path(out_dir) if out_dir is not None else run_folder_of(ckpt.path) / "sweep_w"
+    write_sweep(result, folder)
+    return result, folder

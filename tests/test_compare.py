@@ -1,0 +1,90 @@
+"""`dis-rl compare`: budgets, matched evaluation points, outputs and the verdict line."""
+
+import json
+import re
+
+import pytest
+import torch
+import yaml
+
+from dis_rl.cli import main
+from dis_rl.compare import ArmSummary, compare, load_compare_config, verdict
+from dis_rl.config import ConfigError
+
+torch.set_num_threads(1)
+
+TINY_MODEL = {"hidden": 16, "layers": 1, "heads": 1, "puzzle_emb_len": 1}
+TINY_DATA = {"domain": "nqueens", "num_train": 20, "num_test": 8}
+
+
+def write_arms(tmp_path, budget=600, seeds=1):
+    dis = {"name": "d", "data": TINY_DATA, "model": {**TINY_MODEL, "cycles": 1, "latent_steps": 2},
+           "train": {"method": "dis", "supervision_steps": 3, "batch_size": 8, "eval_batch_size": 8, "warmup_steps": 2}}
+    trm = {"name": "t", "data": TINY_DATA,
+           "model": {**TINY_MODEL, "cycles": 2, "latent_steps": 1, "step_embedding": 0, "halting_head": True},
+           "train": {"method": "trm", "supervision_steps": 4, "batch_size": 8, "eval_batch_size": 8, "warmup_steps": 2}}
+    (tmp_path / "dis.yaml").write_text(yaml.safe_dump(dis))
+    (tmp_path / "trm.yaml").write_text(yaml.safe_dump(trm))
+    spec = {"name": "cmp", "out_dir": str(tmp_path / "runs"), "seeds": seeds, "budget": {"network_calls": budget},
+            "eval_points": 2, "overrides": ["train.threads=1"],
+            "arms": [{"name": "DIS", "kind": "dis", "config": "dis.yaml"},
+                     {"name": "TRM", "kind": "trm", "config": "trm.yaml"}]}
+    path = tmp_path / "compare.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_tiny_compare_writes_plot_table_tensorboard_and_last_line(tmp_path, capsys):
+    path = write_arms(tmp_path)
+    lines = []
+    result = compare(path, progress=False, log=lines.append)
+    run = result.run_dir
+    assert (run / "compare.png").stat().st_size > 0
+    assert "| DIS | dis |" in (run / "compare.md").read_text()
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    verdicts = r"DIS (reached|did not reach) TRM's final accuracy|DIS vs TRM: TRM's final accuracy is 0"
+    assert re.match(verdicts, lines[-1])
+    for s in result.summaries:  # matched points: both arms evaluated twice, the last at the budget
+        assert len(s.calls) == 2 and s.calls[0] >= 300 and s.calls[-1] >= 600
+    dis, trm = result.summaries
+    assert dis.calls_per_example == 3 * 1 * 3 and trm.calls_per_example == 4 * 2 * 2
+    assert trm.realised_calls_per_example <= trm.calls_per_example
+    saved = json.loads((run / "results.json").read_text())
+    assert [a["name"] for a in saved["arms"]] == ["DIS", "TRM"]
+    # the CLI reuses the finished runs and ends with the verdict line
+    capsys.readouterr()
+    assert main(["compare", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "reusing" in out[0] and out[-1] == lines[-1]
+
+
+def test_compare_file_errors_name_the_problem(tmp_path):
+    path = write_arms(tmp_path)
+    with pytest.raises(ConfigError, match="exactly one"):
+        load_compare_config(path, ["budget.seconds=10"])
+    with pytest.raises(ConfigError, match="kind"):
+        load_compare_config(path, ["arms=[{name: X, kind: ppo, config: dis.yaml}]"])
+    with pytest.raises(ConfigError, match="did you mean 'eval_points'"):
+        load_compare_config(path, ["eval_point=3"])
+    with pytest.raises(ConfigError, match="kind 'trm' but"):
+        from dis_rl.compare import arm_run_config
+        cfg, base = load_compare_config(path, ["arms=[{name: X, kind: trm, config: dis.yaml}]"])
+        arm_run_config(cfg, cfg.arms[0], 0, base)
+
+
+def summary(name, calls, valid, per_example):
+    return ArmSummary(name, "x", [0], calls, [c / 100 for c in calls], valid, valid, valid, [valid[-1]], [valid[-1]],
+                      per_example, per_example, 1)
+
+
+def test_verdict_reads_both_ratios():
+    trm = summary("TRM", [100, 200, 300, 400], [0.0, 0.05, 0.08, 0.10], 336)
+    dis = summary("DIS", [10, 20, 30, 40], [0.02, 0.11, 0.2, 0.3], 18)
+    v = verdict(trm, dis)
+    assert v.reached_at == 1 and v.calls_ratio == 20.0 and v.final_not_lower
+    assert v.line == "DIS reached TRM's final accuracy (10.0%) with 20.0x fewer network calls"
+    assert round(v.schedule_ratio, 1) == 18.7
+    slow = summary("DIS", [10, 20], [0.01, 0.05], 18)
+    assert verdict(trm, slow).line.startswith("DIS did not reach TRM's final accuracy (10.0%)")
+    early = summary("DIS", [10, 20], [0.5, 0.6], 18)
+    assert "at least 40.0x" in verdict(trm, early).line
