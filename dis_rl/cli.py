@@ -13,6 +13,7 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "nqueens_dis.
 def _cmd_train(args: argparse.Namespace) -> int:
     from dis_rl.config import load_config
     from dis_rl.data import describe_data
+    from dis_rl.distributed import shutdown_distributed
     from dis_rl.evaluate import format_table
     from dis_rl.plots import plot_run
     from dis_rl.train import Trainer
@@ -20,14 +21,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     extra = [f"data.arc_dirs={list(args.arc_dir)}"] if getattr(args, "arc_dir", None) else []
     extra += ["data.strict=true"] if getattr(args, "strict", False) else []
     cfg = load_config(args.config, args.overrides + extra)
-    trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress)
-    print(f"run folder: {trainer.run_dir}  |  model: {trainer.model.num_parameters():,} parameters "
-          f"|  device: {trainer.device}  |  train examples: {len(trainer.train_source):,}")
-    print(describe_data(trainer.train_source, trainer.test_set, cfg.model.puzzle_emb_width or cfg.model.hidden))
-    result = trainer.run(resume=args.resume)
-    figures = plot_run(trainer.run_dir)
-    print(format_table(result))
-    print(f"TensorBoard: tensorboard --logdir {trainer.run_dir / 'tb'}   figures: {', '.join(map(str, figures))}")
+    try:
+        trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress)
+        main = trainer.dist.is_main  # under torchrun only rank 0 reports
+        if main:
+            print(f"run folder: {trainer.run_dir}  |  model: {trainer.model.num_parameters():,} parameters "
+                  f"|  device: {trainer.device} x {trainer.dist.world_size} process(es)  "
+                  f"|  train examples: {len(trainer.train_source):,}")
+            print(describe_data(trainer.train_source, trainer.test_set, cfg.model.puzzle_emb_width or cfg.model.hidden))
+        result = trainer.run(resume=args.resume)
+    finally:
+        shutdown_distributed()
+    if main:
+        figures = plot_run(trainer.run_dir)
+        print(format_table(result))
+        print(f"TensorBoard: tensorboard --logdir {trainer.run_dir / 'tb'}   figures: {', '.join(map(str, figures))}")
     return 0
 
 

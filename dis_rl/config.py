@@ -107,6 +107,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (autocast; master weights stay fp32)
     threads: int = 0  # torch CPU threads (0: torch's default)
+    compile: bool = False  # torch.compile the blocks (worth it on GPUs; slow warm-up, rarely worth it on CPUs)
 
     def validate(self) -> None:
         positive = (

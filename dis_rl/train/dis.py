@@ -39,15 +39,17 @@ class DISMethod:
         from dis_rl.train.loop import RoundStats
 
         t, tc = self.t, self.t.cfg.train
-        batch = t.next_batch(tc.batch_size)
-        inputs, labels, pids = batch["inputs"], batch["labels"], batch["puzzle_ids"]
-        frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, t.vocab_size, t.target_rng)
+        # Frames are drawn for the global batch and then sharded, so K ranks draw what one process draws.
+        batch = t.next_global_batch(tc.batch_size)
+        frames = make_frames(tc.targets, batch["inputs"], batch["labels"], tc.supervision_steps, t.vocab_size,
+                             t.target_rng)
+        inputs, pids, frames = t.shard(batch["inputs"]), t.shard(batch["puzzle_ids"]), t.shard(frames, dim=1)
         carry = t.model.initial_carry(inputs.shape[0])
         losses, previous = [], None
         for s in range(1, tc.supervision_steps + 1):
             with t.autocast():
                 x = t.model.embed(next_step_input(tc.step_input, inputs, previous), pids, s)
-                out = t.model.step(carry, x, skip_reasoning=self.uncond_mask(inputs.shape[0]))
+                out = t.model.step(carry, x, skip_reasoning=self.uncond_mask(tc.batch_size))
                 loss = self.weights[s - 1] * cross_entropy(out.logits_after, frames[s - 1], tc.loss).mean()
             t.optimizer_step(loss)
             carry, previous = out.carry, out.logits_after.detach()
@@ -57,12 +59,14 @@ class DISMethod:
                           optimizer_steps=tc.supervision_steps)
 
     def uncond_mask(self, batch: int) -> torch.Tensor | None:
-        """Examples whose step is dropped (None when ``p_uncond`` is 0, so plain runs draw nothing)."""
+        """This rank's share of the global batch's examples whose step is dropped (None when
+        ``p_uncond`` is 0, so plain runs draw nothing)."""
         p = self.t.cfg.train.p_uncond
         if p <= 0:
             return None
         rng = self.t.target_rng
-        return torch.rand(batch, generator=rng, device=rng.device) < p
+        # Drawn for the global batch, then sharded: K ranks drop what one process drops.
+        return self.t.shard(torch.rand(batch, generator=rng, device=rng.device) < p)
 
     # DIS keeps no state between rounds.
     def state_tensors(self) -> dict[str, torch.Tensor]:

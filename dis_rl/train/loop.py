@@ -17,10 +17,11 @@ from typing import Any, Protocol
 import torch
 from tqdm.auto import tqdm
 
+from dis_rl import distributed
 from dis_rl.checkpoint import CheckpointError, git_commit, load_checkpoint, optimizer_state, save_checkpoint
 from dis_rl.config import RunConfig, save_config
 from dis_rl.data import build_data
-from dis_rl.device import autocast, resolve_device
+from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate
 from dis_rl.model.trm import TRM
 from dis_rl.optim import EMA, AdamAtan2, SignSGD, warmup_factor
@@ -60,21 +61,27 @@ def build_model(cfg: RunConfig, vocab_size: int, seq_len: int, num_puzzle_ids: i
 
 
 class Trainer:
-    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, progress: bool = True) -> None:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
+                 data: tuple | None = None) -> None:
+        """``data``: ``(train_source, test_set)`` in place of ``build_data(cfg.data)`` (benchmarks)."""
         self.cfg, tc = cfg, cfg.train
         if tc.method not in METHODS:
             raise ValueError(f"train.method {tc.method!r} is unknown; available: {sorted(METHODS)}")
         self.run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
-        self.progress = progress
-        self.device = resolve_device(tc.device)
+        self.dist = distributed.context_from_env()  # torchrun's variables; one process without them
+        self.progress = progress and self.dist.is_main
+        self.device = resolve_device(tc.device, self.dist.local_rank)
+        distributed.init_distributed(self.dist, self.device)
+        distributed.shard_slice(tc.batch_size, self.dist)  # fail now if the batch does not split evenly
         if tc.threads:
             torch.set_num_threads(tc.threads)
         torch.manual_seed(tc.seed)
 
-        self.train_source, self.test_set = build_data(cfg.data)
+        self.train_source, self.test_set = data if data is not None else build_data(cfg.data)
         self.vocab_size = self.train_source.vocab_size
         self.seq_len = self.test_set.seq_len
         self.model = build_model(cfg, self.vocab_size, self.seq_len, self.train_source.num_puzzle_ids).to(self.device)
+        distributed.broadcast_parameters(self.model, self.dist)
         self.stream = ExampleStream(self.train_source, tc.seed)
         self.target_rng = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
 
@@ -91,6 +98,8 @@ class Trainer:
             )
             self.base_lrs["puzzle_emb"] = tc.puzzle_emb_lr
         self.ema = EMA(self.model, tc.ema) if tc.ema > 0 else None
+        if tc.compile:
+            compile_blocks(self.model.blocks)  # after the EMA copy, which stays uncompiled
         self.method: Method = METHODS[tc.method](self)
 
         self.batches = 0
@@ -105,20 +114,35 @@ class Trainer:
     def autocast(self):
         return autocast(self.device, self.cfg.train.precision)
 
+    def next_global_batch(self, n: int) -> dict[str, torch.Tensor]:
+        """The next ``n`` examples, identical on every rank. Draw per-example randomness (DIS
+        target frames) on it from a shared generator, then keep this rank's rows with `shard`."""
+        return to_device(self.stream.next(n), self.device)
+
+    def shard(self, x: torch.Tensor, dim: int = 0) -> torch.Tensor:
+        """This rank's contiguous share of a global-batch tensor along ``dim`` (all of it in one process)."""
+        if not self.dist.enabled:
+            return x
+        return x[(slice(None),) * dim + (distributed.shard_slice(x.shape[dim], self.dist),)]
+
     def next_batch(self, n: int) -> dict[str, torch.Tensor]:
-        return {k: torch.from_numpy(v).to(self.device) for k, v in self.stream.next(n).items()}
+        """This rank's share of the next global batch of ``n`` examples."""
+        return {k: self.shard(v) for k, v in self.next_global_batch(n).items()}
 
     def optimizer_step(self, loss: torch.Tensor) -> None:
-        """Backward, clip, one step of every optimiser at the warm-up LR, EMA; stop on NaN."""
-        if not torch.isfinite(loss.detach()):
-            raise TrainingDiverged(
-                f"loss became {float(loss)} at optimiser step {self.opt_steps} (batch {self.batches}); "
-                f"the last good checkpoint in {self.run_dir / 'checkpoints'} is kept. Try a lower train.lr, "
-                "train.loss=stablemax or train.precision=fp32."
-            )
+        """Backward, average gradients over ranks, clip, one step of every optimiser at the
+        warm-up LR, EMA; stop on NaN (decided on the global loss, so every rank stops together)."""
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         loss.backward()
+        sparse = list(self.model.puzzle_emb.parameters()) if self.model.puzzle_emb is not None else []
+        global_loss = distributed.average_gradients(self.model.dense_parameters(), sparse, loss, self.dist)
+        if not torch.isfinite(global_loss):
+            raise TrainingDiverged(
+                f"loss became {float(global_loss)} at optimiser step {self.opt_steps} (batch {self.batches}); "
+                f"the last good checkpoint in {self.run_dir / 'checkpoints'} is kept. Try a lower train.lr, "
+                "train.loss=stablemax or train.precision=fp32."
+            )
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.dense_parameters(), self.cfg.train.grad_clip)
         factor = warmup_factor(self.opt_steps, self.cfg.train.warmup_steps)
@@ -139,11 +163,17 @@ class Trainer:
         return self.ema.shadow if self.ema is not None else self.model
 
     def evaluate(self) -> EvalResult:
+        """Every rank evaluates its block of the test set; the results are gathered on all ranks."""
         tc = self.cfg.train
-        return evaluate(
-            self.eval_model(), self.test_set, tc.supervision_steps, tc.step_input, tc.eval_batch_size,
+        puzzles = self.test_set
+        if self.dist.enabled:
+            puzzles = self.test_set.subset(distributed.eval_indices(len(self.test_set), self.dist))
+        local = evaluate(
+            self.eval_model(), puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size,
             device=self.device, precision=tc.precision,
-        )
+        ) if len(puzzles) else None
+        return distributed.gather_eval(local, len(puzzles), tc.supervision_steps, self.seq_len, self.dist,
+                                       self.device)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint_meta(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -170,7 +200,13 @@ class Trainer:
             "metrics": metrics or {},
         }
 
-    def save(self, metrics: dict[str, Any] | None = None) -> Path:
+    def save(self, metrics: dict[str, Any] | None = None) -> Path | None:
+        """Rank 0 writes (the state is identical on every rank and holds no per-rank part)."""
+        path = self._write_checkpoint(metrics) if self.dist.is_main else None
+        distributed.barrier(self.dist)
+        return path
+
+    def _write_checkpoint(self, metrics: dict[str, Any] | None) -> Path:
         extra = {"rng/torch": torch.get_rng_state(), "rng/targets": self.target_rng.get_state()}
         if self.ema is not None:
             extra.update({f"ema/{k}": v for k, v in self.ema.shadow.state_dict().items()})
@@ -200,8 +236,9 @@ class Trainer:
                 {k[4:]: v for k, v in ckpt.optim_tensors.items() if k.startswith("ema/")}
             )
         self.method.load_state_tensors({k[7:]: v for k, v in ckpt.optim_tensors.items() if k.startswith("method/")})
-        _truncate_jsonl(self.run_dir / "train_log.jsonl", "batch", self.batches)
-        _truncate_jsonl(self.run_dir / "eval_log.jsonl", "batch", self.batches)
+        if self.dist.is_main:
+            _truncate_jsonl(self.run_dir / "train_log.jsonl", "batch", self.batches)
+            _truncate_jsonl(self.run_dir / "eval_log.jsonl", "batch", self.batches)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, resume: bool = False) -> EvalResult:
@@ -211,8 +248,9 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             self.resume()
-        save_config(self.cfg, self.run_dir / "config.yaml")
-        self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.batches if resume else None)
+        if self.dist.is_main:
+            save_config(self.cfg, self.run_dir / "config.yaml")
+            self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.batches if resume else None)
         bar = tqdm(total=tc.max_batches, initial=self.batches, disable=not self.progress,
                    desc=f"{tc.method} {self.cfg.name}", unit="batch", dynamic_ncols=True)
         last_eval: EvalResult | None = None
@@ -228,11 +266,16 @@ class Trainer:
                 calls_before, seconds_before = self.network_calls, self.train_seconds
                 stats = self.method.train_round()
                 round_s = time.perf_counter() - round_start
+                # Over all ranks: losses averaged, counts summed, clocks averaged (so every rank
+                # takes the same budget decisions).
+                stats.losses, stats.examples, stats.network_calls, (round_s, now) = distributed.reduce_round(
+                    stats.losses, stats.examples, stats.network_calls, [round_s, time.perf_counter() - started],
+                    self.dist, self.device)
                 self.batches += 1
                 self.examples += stats.examples
                 self.network_calls += stats.network_calls
                 self.train_seconds += round_s
-                self.elapsed = time.perf_counter() - started
+                self.elapsed = now
                 self._log_round(stats, stats.examples / max(round_s, 1e-9))
                 bar.update(1)
                 if self.batches % tc.log_every == 0:
@@ -250,7 +293,8 @@ class Trainer:
             bar.close()
         final = last_eval if last_eval is not None and last_eval_batch == self.batches else self._eval_and_log()
         self.save(metrics=final.summary())
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
         return final
 
     def _budget_spent(self) -> str:
@@ -265,6 +309,8 @@ class Trainer:
         return ""
 
     def _log_round(self, stats: RoundStats, samples_per_s: float) -> None:
+        if self.writer is None:  # not rank 0
+            return
         w, b = self.writer, self.batches
         record = {"batch": b, "opt_steps": self.opt_steps, "network_calls": self.network_calls,
                   "elapsed_s": round(self.elapsed, 3), "losses": stats.losses}
@@ -281,6 +327,8 @@ class Trainer:
 
     def _eval_and_log(self) -> EvalResult:
         result = self.evaluate()
+        if self.writer is None:  # not rank 0
+            return result
         w, b = self.writer, self.batches
         w.add_scalar("eval/valid", result.valid, b)
         w.add_scalar("eval/exact", result.exact, b)

@@ -67,6 +67,11 @@ class TRMMethod:
             raise ConfigError("train.method trm needs model.halting_head: true (its logit decides when to halt)")
         if cfg.model.step_embedding or cfg.train.step_input != "input":
             raise ConfigError("train.method trm needs model.step_embedding: 0 and train.step_input: input")
+        if trainer.dist.enabled:
+            # Halting makes each slot's refill data-dependent; a world-size-invariant version needs the
+            # halt flags gathered and the carry gathered into checkpoints. Until then: one process.
+            raise ConfigError("train.method trm runs in one process only (no torchrun yet): its halting slots are "
+                              "per-rank state")
         self.t = trainer
         self.max_steps = cfg.train.supervision_steps
         self.rng = torch.Generator(device=trainer.device).manual_seed(cfg.train.seed + 2)
