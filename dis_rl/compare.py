@@ -23,9 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
-from dis_rl.config import ConfigError, RunConfig, _build, _set_override, load_config
+from dis_rl.config import ConfigError, RunConfig, _build, _set_override, load_config, read_yaml
 
 
 # -- the compare file ------------------------------------------------------------------------------
@@ -95,14 +93,7 @@ class CompareConfig:
 def load_compare_config(path: str | Path, overrides: list[str] | None = None) -> tuple[CompareConfig, Path]:
     """Parse and check a compare file; returns it with the folder arm configs are relative to."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"compare file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = read_yaml(path, "compare file")
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like key=value (e.g. budget.network_calls=1e6)")
@@ -318,11 +309,13 @@ def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | Non
                            (axes[1], "seconds", "training time (s, evaluation excluded)")):
         for s in summaries:
             x = getattr(s, key)
-            ax.plot(x, [100 * v for v in s.valid_mean], "o-", ms=3, label=f"{s.name} ({len(s.seeds)} seeds)")
+            seeds = f"{len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}"
+            ax.plot(x, [100 * v for v in s.valid_mean], "o-", ms=3, label=f"{s.name} ({seeds})")
             if len(s.seeds) > 1:
                 ax.fill_between(x, [100 * v for v in s.valid_min], [100 * v for v in s.valid_max], alpha=0.2)
         if target is not None and target > 0:
             ax.axhline(100 * target, color="grey", ls=":", lw=1, label="baseline final")
+        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1.0))
         ax.set_xlabel(label)
         ax.set_ylabel("test valid completions (%)")
         ax.grid(alpha=0.3)

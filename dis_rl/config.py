@@ -239,15 +239,22 @@ def config_from_dict(data: dict, overrides: list[str] | None = None, source: str
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+def read_yaml(path: str | Path, what: str = "config file") -> dict:
+    """A YAML file's top-level mapping; a missing file, bad YAML or a non-mapping is a `ConfigError`."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"{what} not found: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    return config_from_dict(data, overrides, source=str(path))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    return config_from_dict(read_yaml(path), overrides, source=str(path))
 
 
 def save_config(cfg: RunConfig, path: str | Path) -> None:
