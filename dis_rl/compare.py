@@ -23,9 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
-from dis_rl.config import ConfigError, RunConfig, _build, _set_override, load_config
+from dis_rl.config import ConfigError, RunConfig, _build, _set_override, load_config, read_yaml
 
 
 # -- the compare file ------------------------------------------------------------------------------
@@ -49,7 +47,8 @@ class CompareConfig:
     out_dir: str = "runs"
     seeds: int | list[int] = 3  # a count (seeds 0..k-1) or an explicit list; sets train.seed
     budget: Budget = field(default_factory=Budget)
-    eval_points: int = 10  # evaluations spread evenly over the budget (the last one at the budget)
+    eval_points: int = 10  # evaluations over the budget, the last one at the budget
+    eval_spacing: str = "linear"  # linear (evenly) | log (geometric from budget/100 to budget: ratios up to 100x)
     baseline: str = ""  # the arm whose final accuracy is the target (default: the first trm arm)
     contender: str = ""  # the arm measured against it (default: the first dis arm)
     overrides: list[str] = field(default_factory=list)  # applied to every arm (e.g. train.threads=2)
@@ -68,6 +67,8 @@ class CompareConfig:
             raise ValueError("budget values must be positive")
         if self.eval_points < 1:
             raise ValueError(f"eval_points must be >= 1, got {self.eval_points}")
+        if self.eval_spacing not in ("linear", "log"):
+            raise ValueError(f"eval_spacing must be 'linear' or 'log', got {self.eval_spacing!r}")
         if len(self.arms) < 1:
             raise ValueError("arms: list at least one arm (name, kind, config)")
         names = [a.name for a in self.arms]
@@ -82,6 +83,15 @@ class CompareConfig:
             if getattr(self, role) and getattr(self, role) not in names:
                 raise ValueError(f"{role} {getattr(self, role)!r} is not an arm name; arms: {names}")
 
+    def points(self) -> list[float]:
+        """Where to evaluate, in the budget's unit (network calls or training seconds)."""
+        total, k = self.budget.network_calls or self.budget.seconds, self.eval_points
+        if self.eval_spacing == "linear" or k == 1:
+            points = [total * (i + 1) / k for i in range(k)]
+        else:
+            points = [total * 100 ** ((i - k + 1) / (k - 1)) for i in range(k)]
+        return [float(math.ceil(p)) for p in points] if self.budget.network_calls else points
+
     def role(self, role: str) -> Arm | None:
         """The baseline (default: first trm arm) or contender (default: first dis arm)."""
         wanted = getattr(self, role) or None
@@ -95,14 +105,7 @@ class CompareConfig:
 def load_compare_config(path: str | Path, overrides: list[str] | None = None) -> tuple[CompareConfig, Path]:
     """Parse and check a compare file; returns it with the folder arm configs are relative to."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"compare file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = read_yaml(path, "compare file")
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like key=value (e.g. budget.network_calls=1e6)")
@@ -131,12 +134,13 @@ def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> R
         run.name = f"{arm.name}_seed{seed}"
         return run
     forced = [f"train.seed={seed}", "train.max_batches=1000000000", "train.eval_every=0", "train.checkpoint_every=0"]
+    points = cfg.points()
     if budget.network_calls:
-        every = max(1, math.ceil(budget.network_calls / cfg.eval_points))
-        forced += [f"train.max_network_calls={every * cfg.eval_points}", f"train.eval_every_calls={every}"]
+        forced += [f"train.max_network_calls={budget.network_calls}",
+                   f"train.eval_at_calls=[{', '.join(str(int(p)) for p in points)}]"]
     else:
-        every_s = budget.seconds / cfg.eval_points
-        forced += [f"train.max_train_seconds={every_s * cfg.eval_points}", f"train.eval_every_seconds={every_s}"]
+        forced += [f"train.max_train_seconds={budget.seconds}",
+                   f"train.eval_at_seconds=[{', '.join(map(str, points))}]"]
     run = load_config(config_path, [*cfg.overrides, *arm.overrides, *forced])
     if arm.kind in ("dis", "trm") and run.train.method != arm.kind:
         raise ConfigError(f"arm {arm.name!r} has kind {arm.kind!r} but {config_path} trains train.method "
@@ -226,11 +230,20 @@ def _std(xs: list[float]) -> float:
     return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
 
-def summarise(arm: Arm, runs: dict[int, ArmRun]) -> ArmSummary:
-    """Align the seeds' evaluations by point index and average them."""
+def summarise(arm: Arm, runs: dict[int, ArmRun], points: list[float], unit: str = "network_calls") -> ArmSummary:
+    """Average the seeds at each evaluation point. An evaluation belongs to the last point its
+    counter (``unit``: network_calls or train_s) had reached; points that a seed passed within one
+    round (so evaluated once for several) are kept only where every seed has them."""
     seeds = sorted(runs)
-    k = min(len(runs[s].evals) for s in seeds)
-    col = {key: [[runs[s].evals[i].get(key, float("nan")) for s in seeds] for i in range(k)]
+    at = []
+    for s in seeds:
+        by_point = {}
+        for e in runs[s].evals:
+            reached = [i for i, p in enumerate(points) if p <= e[unit] + 1e-9]
+            by_point[reached[-1] if reached else -1] = e
+        at.append(by_point)
+    common = sorted(set.intersection(*(set(b) for b in at)) - {-1}) or [max(at[0])]
+    col = {key: [[b[i].get(key, float("nan")) for b in at] for i in common]
            for key in ("network_calls", "train_s", "valid", "env_steps")}
     return ArmSummary(
         name=arm.name, kind=arm.kind, seeds=seeds,
@@ -322,7 +335,7 @@ def format_tables(summaries: list[ArmSummary], verdict_: Verdict | None, budget:
     return "\n".join(lines)
 
 
-def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | None = None) -> Path:
+def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | None = None, log_x: bool = False) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -334,11 +347,15 @@ def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | Non
                            (axes[2], "env_steps", "environment steps (refinement steps of training puzzles)")):
         for s in summaries:
             x = getattr(s, key)
-            ax.plot(x, [100 * v for v in s.valid_mean], "o-", ms=3, label=f"{s.name} ({len(s.seeds)} seeds)")
+            seeds = f"{len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}"
+            ax.plot(x, [100 * v for v in s.valid_mean], "o-", ms=3, label=f"{s.name} ({seeds})")
             if len(s.seeds) > 1:
                 ax.fill_between(x, [100 * v for v in s.valid_min], [100 * v for v in s.valid_max], alpha=0.2)
         if target is not None and target > 0:
             ax.axhline(100 * target, color="grey", ls=":", lw=1, label="baseline final")
+        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1.0))
+        if log_x:
+            ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("test valid completions (%)")
         ax.grid(alpha=0.3)
@@ -385,13 +402,15 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
         for seed, run in runs[arm.name].items():
             arm_dir = run_dir / "arms" / arm.name / f"seed{seed}"
             results[arm.name][seed] = _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
-    summaries = [summarise(arm, results[arm.name]) for arm in cfg.arms]
+    unit = "network_calls" if cfg.budget.network_calls else "train_s"
+    summaries = [summarise(arm, results[arm.name], cfg.points(), unit) for arm in cfg.arms]
     base, cont = cfg.role("baseline"), cfg.role("contender")
     by_name = {s.name: s for s in summaries}
     verdict_ = verdict(by_name[base.name], by_name[cont.name]) if base and cont and base is not cont else None
     table = format_tables(summaries, verdict_, cfg.budget)
     (run_dir / "compare.md").write_text(table + "\n")
-    plot = plot_comparison(summaries, run_dir / "compare.png", verdict_.target if verdict_ else None)
+    plot = plot_comparison(summaries, run_dir / "compare.png", verdict_.target if verdict_ else None,
+                           log_x=cfg.eval_spacing == "log")
     _write_tensorboard(summaries, run_dir / "tb")
     (run_dir / "results.json").write_text(json.dumps(
         {"arms": [asdict(s) for s in summaries], "verdict": asdict(verdict_) if verdict_ else None}, indent=1))

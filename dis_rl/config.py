@@ -94,8 +94,8 @@ class TrainConfig:
     max_seconds: float = 0.0  # wall-clock cap (0: none); the run stops cleanly and saves
     max_network_calls: int = 0  # budget in network calls summed over examples (0: none); `dis-rl compare`
     max_train_seconds: float = 0.0  # budget in training seconds, evaluation and checkpoints excluded (0: none)
-    eval_every_calls: int = 0  # also evaluate each time network calls cross a multiple of this (0: off)
-    eval_every_seconds: float = 0.0  # also evaluate each time training seconds cross a multiple of this (0: off)
+    eval_at_calls: list[int] = field(default_factory=list)  # also evaluate when network calls first reach each
+    eval_at_seconds: list[float] = field(default_factory=list)  # ... or training seconds reach each
     halt_exploration_prob: float = 0.1  # TRM: chance an example gets a random minimum of 2..N_sup steps
     halt_loss_weight: float = 0.5  # TRM: loss = CE + halt_loss_weight * BCE(halting logit, answer exact)
     eval_every: int = 200  # batches between evaluations (0: only at the end)
@@ -135,11 +135,13 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"train.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         nonneg = ("weight_decay", "warmup_steps", "grad_clip", "max_seconds", "eval_every", "checkpoint_every",
-                  "threads", "max_network_calls", "max_train_seconds", "eval_every_calls", "eval_every_seconds",
-                  "halt_loss_weight")
+                  "threads", "max_network_calls", "max_train_seconds", "halt_loss_weight")
         for name in nonneg:
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("eval_at_calls", "eval_at_seconds"):
+            if any(p <= 0 for p in getattr(self, name)):
+                raise ValueError(f"train.{name} must hold positive values, got {getattr(self, name)}")
         if not 0 <= self.halt_exploration_prob <= 1:
             raise ValueError(f"train.halt_exploration_prob must lie in [0, 1], got {self.halt_exploration_prob}")
 
@@ -282,15 +284,22 @@ def config_from_dict(data: dict, overrides: list[str] | None = None, source: str
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+def read_yaml(path: str | Path, what: str = "config file") -> dict:
+    """A YAML file's top-level mapping; a missing file, bad YAML or a non-mapping is a `ConfigError`."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"{what} not found: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    return config_from_dict(data, overrides, source=str(path))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    return config_from_dict(read_yaml(path), overrides, source=str(path))
 
 
 def save_config(cfg: RunConfig, path: str | Path) -> None:

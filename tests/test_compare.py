@@ -88,3 +88,22 @@ def test_verdict_reads_both_ratios():
     assert verdict(trm, slow).line.startswith("DIS did not reach TRM's final accuracy (10.0%)")
     early = summary("DIS", [10, 20], [0.5, 0.6], 18)
     assert "at least 40.0x" in verdict(trm, early).line
+
+
+def test_log_spaced_points_and_alignment_of_merged_evaluations(tmp_path):
+    from dis_rl.compare import Arm, ArmRun, summarise
+
+    cfg, _ = load_compare_config(write_arms(tmp_path), ["eval_points=3", "eval_spacing=log"])
+    assert cfg.points() == [6.0, 60.0, 600.0]  # budget/100 .. budget, geometric
+    cfg, _ = load_compare_config(write_arms(tmp_path), ["eval_points=4"])
+    assert cfg.points() == [150.0, 300.0, 450.0, 600.0]
+    points = [75.0, 150.0, 300.0, 600.0]
+
+    def run(calls, valid):
+        return ArmRun([{"network_calls": c, "train_s": c / 10, "valid": v, "exact": v} for c, v in zip(calls, valid)],
+                      18, 18)
+
+    # seed 0 passed points 1 and 2 within one round, so it has one evaluation for both
+    s = summarise(Arm("DIS", "dis", "x"), {0: run([160, 310, 610], [0.1, 0.2, 0.4]),
+                                           1: run([80, 150, 300, 600], [0.0, 0.1, 0.3, 0.5])}, points)
+    assert s.calls == [155, 305, 605] and s.valid_mean == [0.1, 0.25, 0.45] and s.final_valid == [0.4, 0.5]

@@ -282,8 +282,8 @@ class Trainer:
                     bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
                 if (
                     (tc.eval_every and self.batches % tc.eval_every == 0)
-                    or _crossed(calls_before, self.network_calls, tc.eval_every_calls)
-                    or _crossed(seconds_before, self.train_seconds, tc.eval_every_seconds)
+                    or _reached(calls_before, self.network_calls, tc.eval_at_calls)
+                    or _reached(seconds_before, self.train_seconds, tc.eval_at_seconds)
                 ):
                     last_eval, last_eval_batch = self._eval_and_log(), self.batches
                     bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
@@ -344,9 +344,9 @@ class Trainer:
         return result
 
 
-def _crossed(before: float, after: float, every: float) -> bool:
-    """Did a counter pass a multiple of ``every`` (0: never) between two readings?"""
-    return bool(every) and int(after // every) > int(before // every)
+def _reached(before: float, after: float, points: list) -> bool:
+    """Did a counter reach one of ``points`` between two readings?"""
+    return any(before < p <= after for p in points)
 
 
 def _pct(result: EvalResult | None) -> str:
