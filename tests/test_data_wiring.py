@@ -11,13 +11,12 @@ import pytest
 import torch
 
 from dis_rl.cli import main
-from dis_rl.config import ConfigError, config_from_dict, load_config
+from dis_rl.config import ConfigError, config_from_dict
 from dis_rl.data import build_data, describe_data
 from dis_rl.puzzles.arc import ARCFormatError, load_tasks
 from dis_rl.puzzles.arc_augment import LeakageError
 from dis_rl.puzzles.sudoku import SudokuFormatError, generate
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 SMALL = ["6150a2bd", "5582e5ca", "d037b0a7"]  # 3x3 ARC-AGI-1 training tasks
 
 
@@ -42,12 +41,6 @@ def _write_tasks(directory: Path, ids: list[str]) -> Path:
 
 def _arc(**data) -> dict:
     return {"data": {"domain": "arc", "num_aug": 2, **data}}
-
-
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
-def test_every_shipped_config_loads_strictly(path):
-    cfg = load_config(path)
-    assert cfg.data.domain in ("nqueens", "sudoku", "arc")
 
 
 def test_data_config_is_strict():
