@@ -87,6 +87,7 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     """A temporary sibling folder to fill; on success it replaces ``final`` in one rename, on any
     error it is removed (so readers see the old folder or the complete new one, never half)."""
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
         if final.exists():
