@@ -17,7 +17,7 @@ import yaml
 
 from agents.pg_finetune import PGArgs, RunBudget, finetune
 from agents.ppo_scratch import PPOArgs, train_ppo
-from dis_rl.config import ConfigError, _build, _set_override
+from dis_rl.config import ConfigError, _build, _set_override, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")
 
@@ -60,16 +60,7 @@ def rl_config_from_dict(data: dict, overrides: list[str] | None = None, source: 
 
 
 def load_rl_config(path: str | Path, overrides: list[str] | None = None) -> RLConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return rl_config_from_dict(data, overrides, source=str(path))
+    return rl_config_from_dict(read_yaml(path), overrides, source=str(path))
 
 
 def run_rl(cfg: RLConfig, run_dir: str | Path | None = None) -> list[dict[str, Any]]:

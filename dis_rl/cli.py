@@ -102,10 +102,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from agents.showcase import demo_showcase
+
     args.config = str(DEMO_CONFIG)
     args.run_dir = None
     args.resume = False
-    return _cmd_train(args)
+    status = _cmd_train(args)
+    print("\n" + demo_showcase())
+    return status
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

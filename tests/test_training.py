@@ -113,3 +113,11 @@ def test_tiny_training_beats_copying_the_input(tmp_path):
     assert result.valid > 0.1
     log = [json.loads(line) for line in (tmp_path / "learn" / "train_log.jsonl").read_text().splitlines()]
     assert sum(log[-1]["losses"]) < sum(log[0]["losses"])
+
+
+def test_demo_command_trains_and_reports(tiny_overrides, capsys):
+    assert main(["demo", *tiny_overrides, "name=demo", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "valid completions" in out
+    # Either the shipped checkpoint's w table or a note on how to make one.
+    assert "| w |" in out or "no reference checkpoint" in out
