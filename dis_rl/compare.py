@@ -230,18 +230,24 @@ def _std(xs: list[float]) -> float:
     return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
 
+def _by_point(evals: list[dict], points: list[float], unit: str) -> dict[int, dict]:
+    """Each evaluation under the index of the last point its counter had reached (-1: none yet)."""
+    by_point = {}
+    for e in evals:
+        reached = [i for i, p in enumerate(points) if p <= e[unit] + 1e-9]
+        by_point[reached[-1] if reached else -1] = e
+    return by_point
+
+
 def summarise(arm: Arm, runs: dict[int, ArmRun], points: list[float], unit: str = "network_calls") -> ArmSummary:
     """Average the seeds at each evaluation point. An evaluation belongs to the last point its
     counter (``unit``: network_calls or train_s) had reached; points that a seed passed within one
     round (so evaluated once for several) are kept only where every seed has them."""
     seeds = sorted(runs)
-    at = []
-    for s in seeds:
-        by_point = {}
-        for e in runs[s].evals:
-            reached = [i for i, p in enumerate(points) if p <= e[unit] + 1e-9]
-            by_point[reached[-1] if reached else -1] = e
-        at.append(by_point)
+    if len(seeds) == 1:  # nothing to align: keep every evaluation (also those of an arm that
+        at = [dict(enumerate(runs[seeds[0]].evals))]  # starts after pretraining, beyond the points)
+    else:
+        at = [_by_point(runs[s].evals, points, unit) for s in seeds]
     common = sorted(set.intersection(*(set(b) for b in at)) - {-1}) or [max(at[0])]
     col = {key: [[b[i].get(key, float("nan")) for b in at] for i in common]
            for key in ("network_calls", "train_s", "valid", "env_steps")}
@@ -273,12 +279,18 @@ class Verdict:
     line: str
 
 
+def ratio_words(ratio: float, less: str, more: str) -> str:
+    """``4.0x fewer`` for a ratio above 1, ``2.5x more`` (the inverse) below it."""
+    return f"{ratio:.1f}x {less}" if ratio >= 1 else f"{1 / ratio:.1f}x {more}"
+
+
 def verdict(base: ArmSummary, cont: ArmSummary) -> Verdict:
     target = base.final_mean
     k = cont.reach(target) if target > 0 else None
     calls_ratio = base.calls[-1] / cont.calls[k] if k is not None else None
     seconds_ratio = base.seconds[-1] / cont.seconds[k] if k is not None and cont.seconds[k] > 0 else None
-    at_least = "at least " if k == 0 else ""  # reached by the first evaluation: maybe earlier still
+    # Reached by the first evaluation: maybe earlier still, so the ratio is a bound.
+    at_least = ("at least " if calls_ratio >= 1 else "at most ") if k == 0 else ""
     if target <= 0:
         line = (f"{cont.name} vs {base.name}: {base.name}'s final accuracy is 0.0%, so there is no accuracy to "
                 f"reach; raise the budget")
@@ -287,7 +299,7 @@ def verdict(base: ArmSummary, cont: ArmSummary) -> Verdict:
                 f"(best {100 * max(cont.valid_mean):.1f}%)")
     else:
         line = (f"{cont.name} reached {base.name}'s final accuracy ({100 * target:.1f}%) with {at_least}"
-                f"{calls_ratio:.1f}x fewer network calls")
+                f"{ratio_words(calls_ratio, 'fewer', 'more')} network calls")
     return Verdict(
         base.name, cont.name, target, k, calls_ratio, seconds_ratio,
         schedule_ratio=base.calls_per_example / cont.calls_per_example,
@@ -321,9 +333,9 @@ def format_tables(summaries: list[ArmSummary], verdict_: Verdict | None, budget:
                   f"- calls per example per batch (schedule): {v.baseline} / {v.contender} = {v.schedule_ratio:.1f}x "
                   f"(with {v.baseline}'s realised halting cost: {v.realised_ratio:.1f}x)"]
         if v.calls_ratio is not None:
-            seconds = f" (training time: {v.seconds_ratio:.1f}x less)" if v.seconds_ratio else ""
+            seconds = f" (training time: {ratio_words(v.seconds_ratio, 'less', 'more')})" if v.seconds_ratio else ""
             lines.append(f"- calls to reach {v.baseline}'s final accuracy ({100 * v.target:.1f}%): "
-                         f"{v.calls_ratio:.1f}x fewer{seconds}")
+                         f"{ratio_words(v.calls_ratio, 'fewer', 'more')}{seconds}")
         elif v.target <= 0:
             lines.append(f"- calls to reach {v.baseline}'s final accuracy: none to reach ({v.baseline} ended at 0.0%)")
         else:

@@ -107,3 +107,15 @@ def test_log_spaced_points_and_alignment_of_merged_evaluations(tmp_path):
     s = summarise(Arm("DIS", "dis", "x"), {0: run([160, 310, 610], [0.1, 0.2, 0.4]),
                                            1: run([80, 150, 300, 600], [0.0, 0.1, 0.3, 0.5])}, points)
     assert s.calls == [155, 305, 605] and s.valid_mean == [0.1, 0.25, 0.45] and s.final_valid == [0.4, 0.5]
+
+
+def test_single_seed_keeps_every_evaluation_and_ratio_words():
+    from dis_rl.compare import Arm, ArmRun, ratio_words, summarise
+
+    # An arm that starts after pretraining: all its counters lie beyond the budget's points.
+    evals = [{"network_calls": 500 + 10 * i, "train_s": 50.0 + i, "valid": 0.8 + 0.01 * i, "exact": 0.7, "env_steps": i}
+             for i in range(4)]
+    s = summarise(Arm("FT", "rl"), {0: ArmRun(evals, 13, 13)}, points=[10.0, 100.0], unit="network_calls")
+    assert s.calls == [500, 510, 520, 530] and len(s.valid_mean) == 4
+    assert ratio_words(4.0, "fewer", "more") == "4.0x fewer"
+    assert ratio_words(0.25, "fewer", "more") == "4.0x more"
