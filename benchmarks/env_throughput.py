@@ -33,8 +33,8 @@ def _rate(step, reset, seconds: float, per_call: int) -> float:
     return calls * per_call / elapsed
 
 
-def scalar_rate(env_id: str, mode: str, seconds: float) -> float:
-    env = gym.make(env_id, action_mode=mode)
+def _episodic_rate(env, reset, seconds: float) -> float:
+    """Steps/s of one scalar env with pre-drawn random actions, resetting at episode ends."""
     env.action_space.seed(0)
     pool = [env.action_space.sample() for _ in range(POOL)]
 
@@ -43,7 +43,12 @@ def scalar_rate(env_id: str, mode: str, seconds: float) -> float:
         if terminated or truncated:
             env.reset()
 
-    return _rate(step, lambda: env.reset(seed=0), seconds, 1)
+    return _rate(step, reset, seconds, 1)
+
+
+def scalar_rate(env_id: str, mode: str, seconds: float) -> float:
+    env = gym.make(env_id, action_mode=mode)
+    return _episodic_rate(env, lambda: env.reset(seed=0), seconds)
 
 
 def vector_rate(env_id: str, mode: str, num_envs: int, seconds: float) -> float:
@@ -60,15 +65,7 @@ def arcle_rate(seconds: float) -> float | None:
         return None
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # ARCLE's trial counter overflows
     env = RawARCEnv()
-    env.action_space.seed(0)
-    pool = [env.action_space.sample() for _ in range(POOL)]
-
-    def step(i: int) -> None:
-        _, _, terminated, truncated, _ = env.step(pool[i % POOL])
-        if terminated or truncated:
-            env.reset()
-
-    return _rate(step, env.reset, seconds, 1)
+    return _episodic_rate(env, env.reset, seconds)
 
 
 def main() -> None:
