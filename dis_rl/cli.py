@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, FileNotFoundError, ARCFormatError, LeakageError, SudokuFormatError) as err:
+    except (ConfigError, CheckpointError, FileNotFoundError, FileExistsError, ARCFormatError, LeakageError,
+            SudokuFormatError) as err:
         print(f"dis-rl: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

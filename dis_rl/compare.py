@@ -17,8 +17,10 @@ Another kind (an RL fine-tuning arm) registers a runner that returns the same `A
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -409,11 +411,12 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     run_dir = Path(cfg.out_dir) / cfg.name
     run_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[int, ArmRun]] = {}
-    for arm in cfg.arms:
-        results[arm.name] = {}
-        for seed, run in runs[arm.name].items():
-            arm_dir = run_dir / "arms" / arm.name / f"seed{seed}"
-            results[arm.name][seed] = _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
+    with _folder_lock(run_dir):  # a second compare here would wipe the arm folders this one writes
+        for arm in cfg.arms:
+            results[arm.name] = {}
+            for seed, run in runs[arm.name].items():
+                arm_dir = run_dir / "arms" / arm.name / f"seed{seed}"
+                results[arm.name][seed] = _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
     unit = "network_calls" if cfg.budget.network_calls else "train_s"
     summaries = [summarise(arm, results[arm.name], cfg.points(), unit) for arm in cfg.arms]
     base, cont = cfg.role("baseline"), cfg.role("contender")
@@ -430,6 +433,27 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     log(f"plot: {plot}   table: {run_dir / 'compare.md'}   TensorBoard: tensorboard --logdir {run_dir}")
     log(verdict_.line if verdict_ else "no baseline/contender pair (needs a trm and a dis arm, or set both)")
     return CompareResult(run_dir, summaries, verdict_, table, plot)
+
+
+@contextlib.contextmanager
+def _folder_lock(run_dir: Path):
+    """Refuse to run while another live process holds ``run_dir`` (a stale lock is taken over)."""
+    lock = run_dir / ".compare.lock"
+    if lock.is_file():
+        try:
+            pid = int(lock.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError, PermissionError):
+            pass  # unreadable or its process is gone: stale
+        else:
+            if pid != os.getpid():
+                raise FileExistsError(f"another dis-rl compare (pid {pid}) is running in {run_dir}; wait for it or "
+                                   f"delete {lock} if that process is not a compare")
+    lock.write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh: bool,

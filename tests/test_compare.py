@@ -119,3 +119,18 @@ def test_single_seed_keeps_every_evaluation_and_ratio_words():
     assert s.calls == [500, 510, 520, 530] and len(s.valid_mean) == 4
     assert ratio_words(4.0, "fewer", "more") == "4.0x fewer"
     assert ratio_words(0.25, "fewer", "more") == "4.0x more"
+
+
+def test_a_second_compare_on_a_busy_folder_is_refused(tmp_path, capsys):
+    import os
+
+    path = write_arms(tmp_path)
+    cfg, _ = load_compare_config(path)
+    run_dir = tmp_path / "runs" / cfg.name  # write_arms puts out_dir there
+    run_dir.mkdir(parents=True)
+    (run_dir / ".compare.lock").write_text(f"{os.getppid()}\n")  # a live process that is not us
+    assert main(["compare", str(path), "--no-progress"]) == 2
+    assert "another dis-rl compare" in capsys.readouterr().err
+    (run_dir / ".compare.lock").write_text("999999999\n")  # stale: taken over
+    compare(path, progress=False, log=lambda _: None)
+    assert not (run_dir / ".compare.lock").exists()
