@@ -17,7 +17,7 @@ import yaml
 
 from agents.pg_finetune import PGArgs, RunBudget, finetune
 from agents.ppo_scratch import PPOArgs, train_ppo
-from dis_rl.config import ConfigError, _build, _set_override, read_yaml
+from dis_rl.config import ConfigError, _build, apply_overrides, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")
 
@@ -45,12 +45,7 @@ class RLConfig:
 
 
 def rl_config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RLConfig:
-    data = dict(data or {})
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like key=value (e.g. finetune.lr=3e-5)")
-        key, raw = item.split("=", 1)
-        _set_override(data, key.strip(), raw)
+    data = apply_overrides(data, overrides, example="finetune.lr=3e-5")
     try:
         cfg = _build(RLConfig, data, "")
         cfg.validate()

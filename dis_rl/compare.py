@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dis_rl.config import ConfigError, RunConfig, _build, _set_override, load_config, read_yaml
+from dis_rl.config import ConfigError, RunConfig, _build, apply_overrides, load_config, read_yaml
 
 
 # -- the compare file ------------------------------------------------------------------------------
@@ -107,12 +107,7 @@ class CompareConfig:
 def load_compare_config(path: str | Path, overrides: list[str] | None = None) -> tuple[CompareConfig, Path]:
     """Parse and check a compare file; returns it with the folder arm configs are relative to."""
     path = Path(path)
-    data = read_yaml(path, "compare file")
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like key=value (e.g. budget.network_calls=1e6)")
-        key, raw = item.split("=", 1)
-        _set_override(data, key.strip(), raw)
+    data = apply_overrides(read_yaml(path, "compare file"), overrides, example="budget.network_calls=1e6")
     arms = data.pop("arms", [])
     try:
         if not isinstance(arms, list):

@@ -264,13 +264,19 @@ def _set_override(tree: dict, dotted: str, raw: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw)
 
 
-def config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RunConfig:
+def apply_overrides(data: dict | None, overrides: list[str] | None, example: str = "train.lr=3e-4") -> dict:
+    """A copy of ``data`` with ``section.key=value`` overrides applied (values parsed as YAML)."""
     data = dict(data or {})
     for item in overrides or []:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. train.lr=3e-4)")
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. {example})")
         key, raw = item.split("=", 1)
         _set_override(data, key.strip(), raw)
+    return data
+
+
+def config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RunConfig:
+    data = apply_overrides(data, overrides)
     preset = data.get("preset", "")
     if preset:
         if preset not in PRESETS:

@@ -23,15 +23,8 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     calls = [e["network_calls"] for e in evals]
     ax.plot(calls, [100 * e["valid"] for e in evals], "o-", label="valid (verifier)")
     ax.plot(calls, [100 * e["exact"] for e in evals], "s--", label="exact match to label")
-    ax.set_xlabel("network calls (cumulative, all examples)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(run_dir.name)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    out.append(run_dir / "accuracy_vs_calls.png")
-    fig.savefig(out[-1], dpi=120)
-    plt.close(fig)
+    out.append(_finish(fig, ax, "network calls (cumulative, all examples)", "test accuracy (%)", run_dir.name,
+                       run_dir / "accuracy_vs_calls.png"))
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     last = evals[-1]["hamming_per_step"]
@@ -39,13 +32,18 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     if len(evals) > 1:
         first = evals[0]["hamming_per_step"]
         ax.plot(range(1, len(first) + 1), first, "o:", alpha=0.6, label=f"batch {evals[0]['batch']}")
-    ax.set_xlabel("supervision step")
-    ax.set_ylabel("mean Hamming distance to label")
-    ax.set_title("each step should improve the answer")
+    out.append(_finish(fig, ax, "supervision step", "mean Hamming distance to label",
+                       "each step should improve the answer", run_dir / "hamming_per_step.png"))
+    return out
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out.append(run_dir / "hamming_per_step.png")
-    fig.savefig(out[-1], dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return out
+    return path
