@@ -17,7 +17,7 @@ import yaml
 
 from agents.pg_finetune import PGArgs, RunBudget, finetune
 from agents.ppo_scratch import PPOArgs, train_ppo
-from dis_rl.config import ConfigError, _build, apply_overrides, read_yaml
+from dis_rl.config import apply_overrides, build_config, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")
 
@@ -45,13 +45,7 @@ class RLConfig:
 
 
 def rl_config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RLConfig:
-    data = apply_overrides(data, overrides, example="finetune.lr=3e-5")
-    try:
-        cfg = _build(RLConfig, data, "")
-        cfg.validate()
-    except (ConfigError, ValueError) as err:
-        raise ConfigError(f"{source}: {err}") from None
-    return cfg
+    return build_config(RLConfig, apply_overrides(data, overrides, example="finetune.lr=3e-5"), source)
 
 
 def load_rl_config(path: str | Path, overrides: list[str] | None = None) -> RLConfig:

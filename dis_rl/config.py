@@ -282,8 +282,14 @@ def config_from_dict(data: dict, overrides: list[str] | None = None, source: str
         if preset not in PRESETS:
             raise ConfigError(f"{source}: preset must be one of {sorted(PRESETS)}, got {preset!r}")
         data["model"] = {**PRESETS[preset], **(data.get("model") or {})}
+    return build_config(RunConfig, data, source)
+
+
+def build_config(cls: type, data: dict, source: str):
+    """``cls`` (a config dataclass with ``validate()``) from a mapping; any problem becomes a
+    `ConfigError` that names ``source`` (the file)."""
     try:
-        cfg = _build(RunConfig, data, "")
+        cfg = _build(cls, data, "")
         cfg.validate()
     except (ConfigError, ValueError) as err:
         raise ConfigError(f"{source}: {err}") from None

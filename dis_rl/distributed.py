@@ -27,6 +27,7 @@ import torch.distributed as dist
 
 from dis_rl.config import ConfigError
 from dis_rl.evaluate import EvalResult
+from dis_rl.optim import touched_rows
 
 
 @dataclass(frozen=True)
@@ -137,12 +138,8 @@ def _average_sparse_rows(param: torch.nn.Parameter, ctx: DistContext) -> None:
     if g is None:
         rows = torch.zeros(0, dtype=torch.long, device=param.device)
         values = torch.zeros(0, width, dtype=param.dtype, device=param.device)
-    elif g.is_sparse:
-        g = g.coalesce()
-        rows, values = g.indices()[0], g.values()
     else:
-        rows = torch.nonzero(g.abs().sum(-1) > 0).squeeze(-1)
-        values = g[rows]
+        rows, values = touched_rows(g)
     count = torch.tensor([rows.numel()], dtype=torch.long, device=param.device)
     counts = [torch.zeros_like(count) for _ in range(ctx.world_size)]
     dist.all_gather(counts, count)

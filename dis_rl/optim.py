@@ -42,6 +42,15 @@ class AdamAtan2(torch.optim.Optimizer):
         return loss
 
 
+def touched_rows(grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows an embedding-table gradient touches and their gradients (sparse or dense grad)."""
+    if grad.is_sparse:
+        grad = grad.coalesce()
+        return grad.indices()[0], grad.values()
+    rows = torch.nonzero(grad.abs().sum(-1) > 0).squeeze(-1)
+    return rows, grad[rows]
+
+
 class SignSGD(torch.optim.Optimizer):
     """signSGD with decoupled weight decay for sparse embedding tables: only rows present in the
     gradient (the batch's puzzle ids) move, so an unseen id keeps its value."""
@@ -57,13 +66,7 @@ class SignSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad
-                if grad.is_sparse:
-                    grad = grad.coalesce()
-                    rows, values = grad.indices()[0], grad.values()
-                else:
-                    rows = torch.nonzero(grad.abs().sum(-1) > 0).squeeze(-1)
-                    values = grad[rows]
+                rows, values = touched_rows(p.grad)
                 p[rows] = p[rows] * (1 - lr * wd) - lr * torch.sign(values)
         return loss
 
