@@ -96,3 +96,45 @@ def test_bad_configs_raise():
     model = TRM(ModelConfig(hidden=32, heads=2, step_embedding=4), 3, 64)
     with pytest.raises(ValueError, match="step embedding"):
         model.embed(torch.ones(1, 64, dtype=torch.long), None, 4)
+
+
+def _rms(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x / torch.sqrt(x.pow(2).mean(dim, keepdim=True) + 1e-5)
+
+
+def _swiglu(x: torch.Tensor, mod) -> torch.Tensor:
+    wg, wu = mod.gate_up.weight.chunk(2, dim=0)
+    return (torch.nn.functional.silu(x @ wg.T) * (x @ wu.T)) @ mod.down.weight.T
+
+
+@pytest.mark.parametrize("variant", ["attention", "mlp", "mlp_hidden_norm"])
+def test_block_matches_hand_written_formula(variant):
+    """Pins the post-norm block of each variant (fp64). TRM's token-MLP block normalises the first
+    residual sum over the token axis (dim 1 of [B, S, D]); the attention block over the hidden axis."""
+    from dis_rl.model.layers import Block
+
+    torch.manual_seed(0)
+    b, s, d, heads = 2, 7, 16, 2
+    block = Block(d, heads, s, 4.0, variant, 10000.0).double()
+    h = torch.randn(b, s, d, dtype=torch.float64)
+    if variant == "attention":
+        att = block.mix
+        q, k, v = (h @ att.qkv.weight.T).view(b, s, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+        pos = torch.arange(s, dtype=torch.float64)[:, None]
+        freq = 1.0 / 10000 ** (torch.arange(0, d // heads, 2, dtype=torch.float64) / (d // heads))
+        ang = torch.cat([pos * freq, pos * freq], -1)
+
+        def rope(t):
+            half = t.shape[-1] // 2
+            return t * ang.cos() + torch.cat([-t[..., half:], t[..., :half]], -1) * ang.sin()
+
+        q, k = rope(q), rope(k)
+        w = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads), -1)
+        mixed = (w @ v).transpose(1, 2).reshape(b, s, d) @ att.out.weight.T
+        h1 = _rms(h + mixed, dim=-1)
+    else:
+        mixed = _swiglu(h.transpose(1, 2), block.mix.mlp).transpose(1, 2)
+        h1 = _rms(h + mixed, dim=1 if variant == "mlp" else -1)
+    expected = _rms(h1 + _swiglu(h1, block.mlp), dim=-1)
+    torch.testing.assert_close(block(h), expected, rtol=1e-6, atol=1e-6)
+

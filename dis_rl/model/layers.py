@@ -110,29 +110,48 @@ class Attention(nn.Module):
 
 
 class TokenMLP(nn.Module):
-    """The MLP variant's mixer: a SwiGLU across the token axis (no positional encoding)."""
+    """The MLP variant's mixer: a SwiGLU across the token axis (no positional encoding).
+
+    Works on the transposed state ``[B, D, S]``: the block normalises the residual sum while it is
+    still transposed, so TRM's first RMSNorm of this variant runs over the *token* axis."""
 
     def __init__(self, seq_len: int, expansion: float) -> None:
         super().__init__()
         self.mlp = SwiGLU(seq_len, expansion)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(x.transpose(1, 2)).transpose(1, 2)
+    def forward(self, xt: torch.Tensor) -> torch.Tensor:  # xt: [B, D, S]
+        return self.mlp(xt)
+
+
+# Block variants. "mlp" is TRM's token-MLP block (first norm over tokens, as the reference's
+# `mlp_t` block); "mlp_hidden_norm" is the same mixer with the first norm over the hidden axis, an
+# earlier dis-rl deviation kept only so that numbers measured with it can be reproduced.
+VARIANTS = ("attention", "mlp", "mlp_hidden_norm")
 
 
 class Block(nn.Module):
-    """Post-norm block: ``h = rms(h + mix(h))``, ``h = rms(h + swiglu(h))``."""
+    """Post-norm block: ``h = rms(h + mix(h))``, ``h = rms(h + swiglu(h))``.
+
+    Attention variant: both norms over the hidden axis. Token-MLP variant (``mlp``): the mixer and
+    the first norm act on ``h^T`` (``[B, D, S]``), so that norm runs over the token axis."""
 
     def __init__(self, dim: int, heads: int, seq_len: int, expansion: float, variant: str, rope_base: float) -> None:
         super().__init__()
         if variant == "attention":
             self.mix: nn.Module = Attention(dim, heads, seq_len, rope_base)
-        elif variant == "mlp":
+        elif variant in ("mlp", "mlp_hidden_norm"):
             self.mix = TokenMLP(seq_len, expansion)
         else:
-            raise ValueError(f"unknown block variant {variant!r}; expected 'attention' or 'mlp'")
+            raise ValueError(f"unknown block variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        self.variant = variant
         self.mlp = SwiGLU(dim, expansion)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        h = rms_norm(h + self.mix(h))
+        if self.variant == "attention":
+            h = rms_norm(h + self.mix(h))
+        elif self.variant == "mlp":
+            ht = h.transpose(1, 2)
+            h = rms_norm(ht + self.mix(ht)).transpose(1, 2)
+        else:  # mlp_hidden_norm
+            h = rms_norm(h + self.mix(h.transpose(1, 2)).transpose(1, 2))
         return rms_norm(h + self.mlp(h))

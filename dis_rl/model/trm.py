@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from dis_rl.model.layers import Block, Linear, trunc_normal_
+from dis_rl.model.layers import VARIANTS, Block, Linear, trunc_normal_
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ModelConfig:
     layers: int = 2
     heads: int = 2
     expansion: float = 4.0
-    variant: str = "attention"  # "attention" or "mlp" (SwiGLU across tokens, Sudoku)
+    variant: str = "attention"  # "attention", "mlp" (TRM's SwiGLU across tokens) or "mlp_hidden_norm"
     cycles: int = 1  # T: cycles per refinement step, the first T-1 without gradients
     latent_steps: int = 2  # n: latent updates per cycle
     puzzle_emb_len: int = 16  # P: prefix positions before the grid (slot 0 holds the puzzle vector)
@@ -39,8 +39,8 @@ class ModelConfig:
         for name in ("hidden", "layers", "heads", "cycles", "latent_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.variant not in ("attention", "mlp"):
-            raise ValueError(f"model.variant must be 'attention' or 'mlp', got {self.variant!r}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"model.variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
         if self.variant == "attention" and self.hidden % self.heads:
             raise ValueError(f"model.hidden ({self.hidden}) must be divisible by model.heads ({self.heads})")
         if self.puzzle_emb_len < 1:
