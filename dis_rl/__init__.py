@@ -1,9 +1,12 @@
 """dis-rl: Deep Improvement Supervision for Tiny Recursive Models.
 
 Importing ``dis_rl`` registers the Gymnasium environments (``NQueensRefine-v0``,
-``SudokuRefine-v0``, ``ARCRefine-v0``); the heavy modules (torch) load only when used.
+``SudokuRefine-v0``, ``ARCRefine-v0``) by entry-point strings, as soon as gymnasium is loaded; it
+imports neither gymnasium nor torch itself, so the numpy-only layers stay light.
 """
 
-import envs  # noqa: F401  (registers the Gymnasium env ids; numpy only)
+from dis_rl.registration import register_when_gymnasium_loads
+
+register_when_gymnasium_loads()
 
 __version__ = "0.1.0"

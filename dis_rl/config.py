@@ -15,11 +15,58 @@ from typing import Any
 
 import yaml
 
-from dis_rl.model.trm import PRESETS, ModelConfig
-
 
 class ConfigError(ValueError):
     """A user-caused configuration problem (bad file, key, type or value)."""
+
+
+# Block variants of the backbone; dis_rl/model/layers.py says what each one is.
+VARIANTS = ("attention", "mlp", "mlp_hidden_norm")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the TRM backbone (`dis_rl.model.TRM`); `PRESETS` holds the paper's sizes."""
+
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 2
+    expansion: float = 4.0
+    variant: str = "attention"  # "attention", "mlp" (TRM's SwiGLU across tokens) or "mlp_hidden_norm"
+    cycles: int = 1  # T: cycles per refinement step, the first T-1 without gradients
+    latent_steps: int = 2  # n: latent updates per cycle
+    puzzle_emb_len: int = 16  # P: prefix positions before the grid (slot 0 holds the puzzle vector)
+    puzzle_emb_width: int = 0  # 0: hidden size; smaller saves memory on large id tables
+    puzzle_emb: bool = True  # learn one vector per puzzle id (needs num_puzzle_ids > 1)
+    step_embedding: int = 8  # rows of the integer step-index embedding; 0 disables it
+    halting_head: bool = False
+    rope_base: float = 10000.0
+
+    def validate(self) -> None:
+        for name in ("hidden", "layers", "heads", "cycles", "latent_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"model.variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.variant == "attention" and self.hidden % self.heads:
+            raise ValueError(f"model.hidden ({self.hidden}) must be divisible by model.heads ({self.heads})")
+        if self.puzzle_emb_len < 1:
+            raise ValueError("model.puzzle_emb_len must be >= 1 (slot 0 carries the puzzle vector)")
+        if not 0 <= self.puzzle_emb_width <= self.hidden:
+            raise ValueError(f"model.puzzle_emb_width must be in [0, hidden={self.hidden}]")
+        if self.step_embedding < 0:
+            raise ValueError("model.step_embedding must be >= 0")
+
+    @property
+    def calls_per_step(self) -> int:
+        """Network calls per example per refinement step: ``T * (n + 1)``."""
+        return self.cycles * (self.latent_steps + 1)
+
+
+PRESETS: dict[str, dict] = {
+    "compact": {"hidden": 256, "layers": 1, "heads": 8},
+    "medium": {"hidden": 512, "layers": 2, "heads": 8},
+}
 
 
 @dataclass

@@ -7,27 +7,7 @@ prior import. Registration is cheap: the env modules load only when an env is ma
 
 from __future__ import annotations
 
-import gymnasium as gym
-
-ENV_IDS = {
-    "NQueensRefine-v0": "nqueens:NQueensRefineVectorEnv",
-    "SudokuRefine-v0": "sudoku:SudokuRefineVectorEnv",
-    "ARCRefine-v0": "arc:ARCRefineVectorEnv",
-}
-
-
-def register_envs() -> None:
-    """Register the env ids with Gymnasium (idempotent)."""
-    for env_id, vector in ENV_IDS.items():
-        if env_id in gym.registry:
-            continue
-        module, vector_class = vector.split(":")
-        gym.register(
-            id=env_id,
-            entry_point=f"envs.{module}:make",
-            vector_entry_point=f"envs.{module}:{vector_class}",
-        )
-
+from dis_rl.registration import ENV_IDS, register_envs
 
 register_envs()
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dis_rl.config import VARIANTS
+
 # Standard deviation of a unit normal truncated at +-2 sigma; dividing by it restores the std.
 _TRUNC2_STD = math.sqrt(
     1 - 4 * math.exp(-2) / math.sqrt(2 * math.pi) / math.erf(2 / math.sqrt(2))
@@ -123,10 +125,9 @@ class TokenMLP(nn.Module):
         return self.mlp(xt)
 
 
-# Block variants. "mlp" is TRM's token-MLP block (first norm over tokens, as the reference's
+# Block variants (`VARIANTS`). "mlp" is TRM's token-MLP block (first norm over tokens, as the reference's
 # `mlp_t` block); "mlp_hidden_norm" is the same mixer with the first norm over the hidden axis, an
 # earlier dis-rl deviation kept only so that numbers measured with it can be reproduced.
-VARIANTS = ("attention", "mlp", "mlp_hidden_norm")
 
 
 class Block(nn.Module):

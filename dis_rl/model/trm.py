@@ -8,58 +8,13 @@ and after. DIS, TRM, the CFG agent and the guidance sweeps are all built on `TRM
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from dis_rl.model.layers import VARIANTS, Block, Linear, trunc_normal_
-
-
-@dataclass
-class ModelConfig:
-    """Architecture of the TRM backbone; `PRESETS` holds the paper's sizes."""
-
-    hidden: int = 128
-    layers: int = 2
-    heads: int = 2
-    expansion: float = 4.0
-    variant: str = "attention"  # "attention", "mlp" (TRM's SwiGLU across tokens) or "mlp_hidden_norm"
-    cycles: int = 1  # T: cycles per refinement step, the first T-1 without gradients
-    latent_steps: int = 2  # n: latent updates per cycle
-    puzzle_emb_len: int = 16  # P: prefix positions before the grid (slot 0 holds the puzzle vector)
-    puzzle_emb_width: int = 0  # 0: hidden size; smaller saves memory on large id tables
-    puzzle_emb: bool = True  # learn one vector per puzzle id (needs num_puzzle_ids > 1)
-    step_embedding: int = 8  # rows of the integer step-index embedding; 0 disables it
-    halting_head: bool = False
-    rope_base: float = 10000.0
-
-    def validate(self) -> None:
-        for name in ("hidden", "layers", "heads", "cycles", "latent_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.variant not in VARIANTS:
-            raise ValueError(f"model.variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
-        if self.variant == "attention" and self.hidden % self.heads:
-            raise ValueError(f"model.hidden ({self.hidden}) must be divisible by model.heads ({self.heads})")
-        if self.puzzle_emb_len < 1:
-            raise ValueError("model.puzzle_emb_len must be >= 1 (slot 0 carries the puzzle vector)")
-        if not 0 <= self.puzzle_emb_width <= self.hidden:
-            raise ValueError(f"model.puzzle_emb_width must be in [0, hidden={self.hidden}]")
-        if self.step_embedding < 0:
-            raise ValueError("model.step_embedding must be >= 0")
-
-    @property
-    def calls_per_step(self) -> int:
-        """Network calls per example per refinement step: ``T * (n + 1)``."""
-        return self.cycles * (self.latent_steps + 1)
-
-
-PRESETS: dict[str, dict] = {
-    "compact": {"hidden": 256, "layers": 1, "heads": 8},
-    "medium": {"hidden": 512, "layers": 2, "heads": 8},
-}
+from dis_rl.config import PRESETS, ModelConfig  # noqa: F401  (PRESETS re-exported for dis_rl.model)
+from dis_rl.model.layers import Block, Linear, trunc_normal_
 
 
 class Carry(NamedTuple):

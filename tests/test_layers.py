@@ -1,0 +1,51 @@
+"""Each layer's import pulls in only what its layer may use (imports point down the layers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "gymnasium", "stable_baselines3", "matplotlib", "tensorboard", "envs", "agents")
+
+# layer module -> heavy modules its import must not load
+FORBIDDEN = {
+    "dis_rl": HEAVY,
+    "dis_rl.puzzles": HEAVY,
+    "dis_rl.puzzles.base": HEAVY,
+    "dis_rl.config": HEAVY,
+    "dis_rl.data": HEAVY,
+    "envs": ("torch", "stable_baselines3", "matplotlib", "tensorboard", "agents"),
+    "envs.core": ("torch", "stable_baselines3", "matplotlib", "tensorboard", "agents"),
+    "envs.arc": ("torch", "stable_baselines3", "matplotlib", "tensorboard", "agents"),
+    "dis_rl.model": ("gymnasium", "stable_baselines3", "matplotlib", "tensorboard", "envs", "agents"),
+    "dis_rl.rollout": ("gymnasium", "stable_baselines3", "matplotlib", "tensorboard", "envs", "agents"),
+    "dis_rl.train": ("gymnasium", "stable_baselines3", "matplotlib", "envs", "agents"),
+    "dis_rl.evaluate": ("gymnasium", "stable_baselines3", "matplotlib", "tensorboard", "envs", "agents"),
+}
+
+
+def loaded_after_import(module: str) -> set[str]:
+    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return {name.split(".")[0] for name in json.loads(out.stdout)}
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_layer_import_loads_nothing_above_it(module: str) -> None:
+    loaded = loaded_after_import(module)
+    assert not loaded & set(FORBIDDEN[module]), f"import {module} loads {sorted(loaded & set(FORBIDDEN[module]))}"
+
+
+def test_import_dis_rl_registers_the_env_ids_in_either_import_order() -> None:
+    for first, second in (("dis_rl", "gymnasium"), ("gymnasium", "dis_rl")):
+        code = (
+            f"import {first}, {second}; import gymnasium as gym; "
+            "print(all(i in gym.registry for i in ('NQueensRefine-v0', 'SudokuRefine-v0', 'ARCRefine-v0')))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "True", (first, second, out.stderr)
