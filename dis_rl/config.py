@@ -119,6 +119,14 @@ class DataConfig:
             )
 
 
+# train keys that only one method reads; under another known method they must keep their defaults, so that
+# a value that would be silently ignored is refused instead. A new method-specific key belongs here.
+METHOD_ONLY_KEYS = {
+    "dis": ("targets", "p_uncond"),
+    "trm": ("halt_exploration_prob", "halt_loss_weight"),
+}
+
+
 @dataclass
 class TrainConfig:
     method: str = "dis"  # dis (Deep Improvement Supervision) | trm (TRM deep supervision + adaptive halting)
@@ -191,6 +199,15 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must hold positive values, got {getattr(self, name)}")
         if not 0 <= self.halt_exploration_prob <= 1:
             raise ValueError(f"train.halt_exploration_prob must lie in [0, 1], got {self.halt_exploration_prob}")
+        if self.method in METHOD_ONLY_KEYS:
+            defaults = TrainConfig()
+            for method, keys in METHOD_ONLY_KEYS.items():
+                for key in keys:
+                    if method != self.method and getattr(self, key) != getattr(defaults, key):
+                        raise ValueError(
+                            f"train.{key} is read only by train.method {method}; train.method {self.method} would "
+                            f"ignore it (remove it, or keep the default {getattr(defaults, key)!r})"
+                        )
 
 
 @dataclass

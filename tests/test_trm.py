@@ -54,6 +54,31 @@ def test_trm_needs_halting_head_and_no_step_embedding():
         config_from_dict({"model": {"halting_head": True, "step_embedding": 20}, "train": {"method": "trm"}})
 
 
+@pytest.mark.parametrize("key, value", [("p_uncond", 0.2), ("targets", "mask")])
+def test_trm_refuses_dis_only_keys_it_would_ignore(key, value):
+    with pytest.raises(ConfigError, match=f"train.{key} is read only by train.method dis"):
+        tiny(**{key: value})
+
+
+def test_dis_refuses_trm_only_keys_it_would_ignore():
+    with pytest.raises(ConfigError, match="train.halt_loss_weight is read only by train.method trm"):
+        tiny("dis", halt_loss_weight=1.0)
+
+
+def test_trm_returns_its_scalars_and_the_loop_logs_them(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer = Trainer(tiny(max_batches=2), tmp_path, progress=False)
+    stats = trainer.method.train_round()
+    assert set(stats.scalars) == {"trm/ce", "trm/halt_bce", "trm/train_exact", "trm/halt_accuracy",
+                                  "trm/halted_slots", "trm/realised_calls_per_example"}
+    assert stats.losses[0] == pytest.approx(stats.scalars["trm/ce"] + 0.5 * stats.scalars["trm/halt_bce"], rel=1e-5)
+    trainer = Trainer(tiny(max_batches=2), tmp_path / "run", progress=False)
+    trainer.run()
+    events = EventAccumulator(str(tmp_path / "run" / "tb")).Reload()
+    assert [e.step for e in events.Scalars("trm/halt_bce")] == [1, 2]  # log_every 1: batches 1 and 2
+
+
 def test_refill_keeps_batch_full_with_new_examples_and_fresh_carry(tmp_path):
     trainer = Trainer(tiny(halt_exploration_prob=0.5), tmp_path, progress=False)
     m = trainer.method

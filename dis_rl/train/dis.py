@@ -1,4 +1,4 @@
-"""Deep Improvement Supervision (paper Fig. 3; REFERENCE.md section 1).
+"""Deep Improvement Supervision (paper Fig. 3).
 
 One round = one batch: draw the batch's target frames from ``Phi``, then for each supervision
 step ``s = 1..N_sup`` run one refinement step (``T`` cycles, ``n`` latent updates), take
@@ -20,9 +20,10 @@ import torch
 from dis_rl.losses import cross_entropy
 from dis_rl.rollout import next_step_input
 from dis_rl.targets import make_frames, step_weights
+from dis_rl.train.method import RoundStats
 
 if TYPE_CHECKING:
-    from dis_rl.train.loop import RoundStats, Trainer
+    from dis_rl.train.loop import Trainer
 
 
 class DISMethod:
@@ -36,8 +37,6 @@ class DISMethod:
         return self.t.cfg.train.supervision_steps * self.t.cfg.model.calls_per_step
 
     def train_round(self) -> RoundStats:
-        from dis_rl.train.loop import RoundStats
-
         t, tc = self.t, self.t.cfg.train
         # Frames are drawn for the global batch and then sharded, so K ranks draw what one process draws.
         batch = t.next_global_batch(tc.batch_size)

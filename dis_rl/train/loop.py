@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -25,28 +24,12 @@ from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate
 from dis_rl.model.trm import TRM
 from dis_rl.optim import EMA, AdamAtan2, SignSGD, warmup_factor
+from dis_rl.train.method import Method, RoundStats
 from dis_rl.train.stream import ExampleStream
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-@dataclass
-class RoundStats:
-    losses: list[float]  # one per optimiser step (DIS: per supervision step)
-    examples: int  # new examples consumed
-    network_calls: int  # network calls made in this round, summed over examples
-    optimizer_steps: int
-
-
-class Method(Protocol):
-    name: str
-
-    def train_round(self) -> RoundStats: ...
-    def calls_per_example(self) -> int: ...
-    def state_tensors(self) -> dict[str, torch.Tensor]: ...
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None: ...
 
 
 METHODS: dict[str, type] = {}
@@ -65,6 +48,7 @@ class Trainer:
                  data: tuple | None = None) -> None:
         """``data``: ``(train_source, test_set)`` in place of ``build_data(cfg.data)`` (benchmarks)."""
         self.cfg, tc = cfg, cfg.train
+        cfg.validate()  # the one validation, also for configs built in Python rather than parsed
         if tc.method not in METHODS:
             raise ValueError(f"train.method {tc.method!r} is unknown; available: {sorted(METHODS)}")
         self.run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
@@ -324,6 +308,8 @@ class Trainer:
             w.add_scalar("charts/calls_per_example", stats.network_calls / max(stats.examples, 1), b)
             w.add_scalar("charts/learning_rate", self.lr, b)
             w.add_scalar("charts/samples_per_s", samples_per_s, b)
+            for name, value in stats.scalars.items():
+                w.add_scalar(name, value, b)
 
     def _eval_and_log(self) -> EvalResult:
         result = self.evaluate()

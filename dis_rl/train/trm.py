@@ -1,4 +1,4 @@
-"""The TRM baseline: deep supervision on the final label with adaptive halting (REFERENCE.md section 3).
+"""The TRM baseline: deep supervision on the final label with adaptive halting (the TRM paper's training loop).
 
 The batch is a set of ``batch_size`` *slots*, each holding one example and its carry ``(y, z)``.
 One round = one supervision step of every slot: ``T`` cycles (``T - 1`` without gradients) of
@@ -33,9 +33,10 @@ from dis_rl.config import ConfigError
 from dis_rl.losses import cross_entropy
 from dis_rl.model.trm import Carry
 from dis_rl.puzzles.base import PAD
+from dis_rl.train.method import RoundStats
 
 if TYPE_CHECKING:
-    from dis_rl.train.loop import RoundStats, Trainer
+    from dis_rl.train.loop import Trainer
 
 
 def exact_answers(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -62,11 +63,7 @@ class TRMMethod:
     name = "trm"
 
     def __init__(self, trainer: Trainer) -> None:
-        cfg = trainer.cfg
-        if not cfg.model.halting_head:
-            raise ConfigError("train.method trm needs model.halting_head: true (its logit decides when to halt)")
-        if cfg.model.step_embedding or cfg.train.step_input != "input":
-            raise ConfigError("train.method trm needs model.step_embedding: 0 and train.step_input: input")
+        cfg = trainer.cfg  # validated by the config (RunConfig.validate): halting head, no step index
         if trainer.dist.enabled:
             # Halting makes each slot's refill data-dependent; a world-size-invariant version needs the
             # halt flags gathered and the carry gathered into checkpoints. Until then: one process.
@@ -132,8 +129,6 @@ class TRMMethod:
 
     # -- one round -------------------------------------------------------------------------------
     def train_round(self) -> RoundStats:
-        from dis_rl.train.loop import RoundStats
-
         t, tc = self.t, self.t.cfg.train
         new_examples = self.refill()
         inputs, labels = self.data["inputs"], self.data["labels"]
@@ -152,22 +147,18 @@ class TRMMethod:
         done = int(self.halted.sum())
         self.finished_examples += done
         self.finished_steps += int(self.steps[self.halted].sum())
-        self._log(ce, bce, q.detach(), correct, done)
+        q = q.detach()
+        scalars = {
+            "trm/ce": float(ce.detach()),
+            "trm/halt_bce": float(bce.detach()),
+            "trm/train_exact": float(correct.float().mean()),
+            "trm/halt_accuracy": float(((q > 0) == correct).float().mean()),
+            "trm/halted_slots": float(done),
+            "trm/realised_calls_per_example": self.realised_calls_per_example(),
+        }
         size = inputs.shape[0]
         return RoundStats(losses=[float(loss.detach())], examples=new_examples,
-                          network_calls=size * t.cfg.model.calls_per_step, optimizer_steps=1)
-
-    def _log(self, ce: torch.Tensor, bce: torch.Tensor, q: torch.Tensor, correct: torch.Tensor, done: int) -> None:
-        w = self.t.writer
-        b = self.t.batches + 1  # the loop counts this round after it returns
-        if w is None or b % self.t.cfg.train.log_every:
-            return
-        w.add_scalar("trm/ce", float(ce.detach()), b)
-        w.add_scalar("trm/halt_bce", float(bce.detach()), b)
-        w.add_scalar("trm/train_exact", float(correct.float().mean()), b)
-        w.add_scalar("trm/halt_accuracy", float(((q > 0) == correct).float().mean()), b)
-        w.add_scalar("trm/halted_slots", done, b)
-        w.add_scalar("trm/realised_calls_per_example", self.realised_calls_per_example(), b)
+                          network_calls=size * t.cfg.model.calls_per_step, optimizer_steps=1, scalars=scalars)
 
     # -- resume ----------------------------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:
