@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +21,39 @@ from dis_rl.puzzles.base import PAD, ExampleSource, PuzzleSet
 
 
 def build_data(cfg: DataConfig) -> tuple[ExampleSource, PuzzleSet]:
+    """The trainer's view of a data config: the (augmented, on the fly) training source and the
+    test set. Its puzzles are those of `puzzle_sets` for the same config."""
     if cfg.domain == "nqueens":
-        return nqueens.generate(
-            num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, augment=cfg.augment,
-            min_queens=cfg.min_queens, max_queens=cfg.max_queens,
-        )
+        return puzzle_sets(cfg)
     if cfg.domain == "arc":
         splits = build_arc(cfg)
         return splits.train, arc_test_set(splits)
     if cfg.domain == "sudoku":
         return build_sudoku(cfg)
+    raise ConfigError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens', 'sudoku', 'arc']")
+
+
+def puzzle_sets(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
+    """The training and test puzzles of a data config, without on-the-fly augmentation: what the
+    envs (`gym.make(..., data=cfg)`), the agents and the RL arms episode over. N-Queens and Sudoku:
+    the trainer's base puzzles (N-Queens' dihedral images included when ``augment``) and its test
+    set. ARC: one episode per test pair, with the task's demonstrations in ``extras``; training
+    tasks of ``sources``/``arc_dirs``/``tasks``, test tasks of ``evaluate`` (as `build_arc`)."""
+    if cfg.domain == "nqueens":
+        return nqueens.generate(
+            num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, augment=cfg.augment,
+            min_queens=cfg.min_queens, max_queens=cfg.max_queens,
+        )
+    if cfg.domain == "sudoku":
+        return _sudoku_sets(cfg)
+    if cfg.domain == "arc":
+        from dis_rl.puzzles.arc import episodes_from_tasks, load_tasks
+
+        train = episodes_from_tasks(_arc_train_tasks(cfg), name="arc-train")
+        if cfg.evaluate == "train":  # as `arc_test_set`: score the training tasks (memorisation)
+            return train, train
+        test_tasks = load_tasks(cfg.evaluate, "test", strict=cfg.strict)
+        return train, episodes_from_tasks(test_tasks, name=f"arc-{Path(str(cfg.evaluate)).name}-test")
     raise ConfigError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens', 'sudoku', 'arc']")
 
 
@@ -115,14 +139,16 @@ def arc_test_set(splits) -> PuzzleSet:
 def build_sudoku(cfg: DataConfig) -> tuple[ExampleSource, PuzzleSet]:
     from dis_rl.puzzles.sudoku import SudokuAugmentedSource
 
-    if cfg.csv_path:
-        train, test = _sudoku_csv(cfg)
-    else:
-        train, test = _sudoku_generated(cfg)
-    if len(train) == 0 or len(test) == 0:
-        raise ConfigError(f"Sudoku data has {len(train)} training and {len(test)} test puzzles; both must be > 0")
+    train, test = _sudoku_sets(cfg)
     source = SudokuAugmentedSource(train, num_aug=cfg.num_aug if cfg.augment else 0, seed=cfg.seed)
     return source, test
+
+
+def _sudoku_sets(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
+    train, test = _sudoku_csv(cfg) if cfg.csv_path else _sudoku_generated(cfg)
+    if len(train) == 0 or len(test) == 0:
+        raise ConfigError(f"Sudoku data has {len(train)} training and {len(test)} test puzzles; both must be > 0")
+    return train, test
 
 
 def _load_csv(path: str, strict: bool) -> PuzzleSet:
@@ -132,7 +158,7 @@ def _load_csv(path: str, strict: bool) -> PuzzleSet:
         raise FileNotFoundError(f"Sudoku CSV {path} does not exist")
     puzzles, report = load_csv(path, strict=strict)
     if report.num_bad:
-        print(f"{path}: {report}", file=sys.stderr)
+        warnings.warn(f"{path}: {report}", stacklevel=2)
     return puzzles
 
 

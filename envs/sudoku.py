@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from dis_rl.puzzles import sudoku
-from dis_rl.puzzles.base import PuzzleSet
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, time_limited
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for, time_limited
 
-
-@lru_cache(maxsize=4)
-def _generated(num_train: int, num_test: int, seed: int, keep_fraction: float) -> tuple[PuzzleSet, PuzzleSet]:
-    both = sudoku.generate(num_train + num_test, seed=seed, keep_fraction=keep_fraction)
-    train = both.subset(np.arange(num_train), "sudoku-train")
-    return train, both.subset(np.arange(num_train, len(both)), "sudoku-test")
-
-
-def _csv(path: str, strict: bool) -> PuzzleSet:
-    puzzles, report = sudoku.load_csv(path, strict=strict)
-    if report.num_bad:
-        warnings.warn(f"{path}: {report}", stacklevel=3)
-    return puzzles
+_DEFAULTS = {"num_train": 100, "num_test": 20, "seed": 0, "keep_fraction": 1.0, "csv_path": "",
+             "test_csv_path": "", "strict": False}
 
 
 def sudoku_task(
@@ -37,15 +22,14 @@ def sudoku_task(
     num_test: int = 20,
     puzzle_seed: int = 0,
     keep_fraction: float = 1.0,
+    data: Any = None,
     **episode: Any,
 ) -> RefineTask:
     """The `RefineTask` behind the Sudoku envs (``episode``: action_mode, max_steps, start, split,
     success_bonus, step_penalty; other arguments as in `SudokuRefineEnv`)."""
-    if csv_path is not None:
-        train = _csv(str(csv_path), strict)
-        test = _csv(str(test_csv_path), strict) if test_csv_path is not None else train
-    else:
-        train, test = _generated(num_train, num_test, puzzle_seed, keep_fraction)
+    own = {"num_train": num_train, "num_test": num_test, "seed": puzzle_seed, "keep_fraction": keep_fraction,
+           "csv_path": str(csv_path or ""), "test_csv_path": str(test_csv_path or ""), "strict": strict}
+    train, test = puzzle_sets_for("sudoku", data, own, _DEFAULTS)
     return RefineTask(
         domain=sudoku.DOMAIN,
         train=train,
@@ -89,12 +73,16 @@ class SudokuRefineEnv(RefineEnv):
     ## Arguments
     ``gym.make("SudokuRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
     success_bonus=1.0, step_penalty=0.0, csv_path=None, test_csv_path=None, strict=False,
-    num_train=100, num_test=20, puzzle_seed=0, keep_fraction=1.0, render_mode=None)``.
-    Without ``csv_path`` the puzzles come from the built-in generator (unique solutions; the
-    ``keep_fraction`` hardest of the candidates are kept, so < 1 is harder and slower). With
-    ``csv_path`` (Sudoku-Extreme layout ``source,question,answer,rating``) bad rows are skipped and
-    reported with their line numbers in a warning, or ``strict=True`` raises on the first; the test
-    split is ``test_csv_path`` or the same file. ``max_steps`` defaults to 6 (refine) or 81 (edit).
+    num_train=100, num_test=20, puzzle_seed=0, keep_fraction=1.0, data=None, render_mode=None)``.
+    Puzzles come from `dis_rl.data.puzzle_sets`, the trainer's path, so the same arguments (or
+    ``data``: a `DataConfig` or its dict, e.g. a checkpoint's ``config["data"]``) give the same
+    train/test puzzles as ``dis-rl train``. Without ``csv_path`` the puzzles come from the built-in
+    generator (unique solutions; the ``keep_fraction`` hardest of the candidates are kept, so < 1 is
+    harder and slower; cached on disk). With ``csv_path`` (Sudoku-Extreme layout
+    ``source,question,answer,rating``) bad rows are skipped and reported with their line numbers, or
+    ``strict=True`` raises on the first; the test split is ``test_csv_path`` or the last
+    ``num_test`` rows of the same file (never rows of the training split). ``max_steps`` defaults to
+    6 (refine) or 81 (edit).
     """
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:

@@ -183,9 +183,11 @@ def test_sudoku_from_csv_reports_bad_rows(tmp_path):
     answer = "".join(str(t - 1) for t in good.labels[0])
     path = tmp_path / "puzzles.csv"
     path.write_text(f"source,question,answer,rating\nx,{question},{answer},3\nx,{question[:-1]},{answer},3\n")
-    with pytest.warns(UserWarning, match="line 3"):
-        env = gym.make("SudokuRefine-v0", csv_path=path)
+    with pytest.warns(UserWarning, match="line 3"):  # one valid row: it is both splits only when asked
+        env = gym.make("SudokuRefine-v0", csv_path=path, test_csv_path=path, num_test=1)
     obs, info = env.reset(seed=0)
     assert info["distance"] > 0 and (obs["input"] == good.inputs[0]).all()
     with pytest.raises(ValueError):
         gym.make("SudokuRefine-v0", csv_path=path, strict=True)
+    with pytest.raises(ValueError, match="cannot hold"):  # train and test never share rows by default
+        gym.make("SudokuRefine-v0", csv_path=path)

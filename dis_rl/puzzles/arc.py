@@ -266,7 +266,13 @@ def load_arc_episodes(
     ``test_index [N]`` and ``task_id [N]`` (strings). Puzzle id = 1 + task index (0 = blank).
     Hidden test pairs (no output) are left out unless `include_hidden` (their label is all PAD).
     """
-    tasks = load_tasks(source, split, strict=strict)
+    return episodes_from_tasks(
+        load_tasks(source, split, strict=strict), include_hidden, name=f"arc-{Path(str(source)).name}-{split}"
+    )
+
+
+def episodes_from_tasks(tasks: list, include_hidden: bool = False, name: str = "arc") -> PuzzleSet:
+    """`load_arc_episodes` of a list of already loaded tasks (`ARCTask`)."""
     rows: list[tuple[int, int]] = [
         (t, j)
         for t, task in enumerate(tasks)
@@ -301,7 +307,7 @@ def load_arc_episodes(
         vocab_size=VOCAB_SIZE,
         grid_shape=(CANVAS, CANVAS),
         num_puzzle_ids=len(tasks) + 1,
-        name=f"arc-{Path(str(source)).name}-{split}",
+        name=name,
         extras={
             "demo_inputs": demo_in,
             "demo_outputs": demo_out,
