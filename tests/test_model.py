@@ -138,3 +138,29 @@ def test_block_matches_hand_written_formula(variant):
     expected = _rms(h1 + _swiglu(h1, block.mlp), dim=-1)
     torch.testing.assert_close(block(h), expected, rtol=1e-6, atol=1e-6)
 
+
+
+def _rope_formula(x: torch.Tensor) -> torch.Tensor:
+    # The cos/sin tables are built in fp32 (as TRM's); only the rotation itself runs in fp64.
+    s, dh = x.shape[-2], x.shape[-1]
+    freq = 1.0 / 10000 ** (torch.arange(0, dh, 2, dtype=torch.float32) / dh)
+    ang = torch.arange(s, dtype=torch.float32)[:, None] * freq
+    ang = torch.cat([ang, ang], -1)
+    cos, sin = ang.cos().double(), ang.sin().double()
+    x = x.double()
+    return x * cos + torch.cat([-x[..., dh // 2 :], x[..., : dh // 2]], -1) * sin
+
+
+def test_rotary_keeps_fp64_precision_and_rounds_bf16_from_fp32():
+    from dis_rl.model.layers import Rotary
+
+    x = torch.randn(2, 3, 9, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    rope = Rotary(8, 9).double()  # a model in fp64: tables and activations both fp64
+    # A cast to fp32 anywhere in the rotation would show as ~1e-7 here.
+    torch.testing.assert_close(rope(x), _rope_formula(x), rtol=0, atol=1e-12)
+    rope32 = Rotary(8, 9)
+    xb = x.to(torch.bfloat16)
+    out = rope32(xb)
+    assert out.dtype == torch.bfloat16
+    # bf16 activations are rotated in fp32 (the tables' dtype) and rounded once at the end.
+    assert torch.equal(out, rope32(xb.float()).to(torch.bfloat16))

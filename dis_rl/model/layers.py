@@ -88,7 +88,11 @@ class Rotary(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, H, S, Dh]
         half = x.shape[-1] // 2
         rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-        return (x.float() * self.cos + rotated.float() * self.sin).to(x.dtype)
+        # Rotate in the tables' dtype, as TRM does: fp32 for bf16/fp32 activations, fp64 for a model
+        # moved to fp64 (a fixed fp32 cast there was the one difference from the reference; see
+        # docs/results/trm_equivalence.md), and fp32 for fp64 activations over fp32 tables.
+        dtype = self.cos.dtype
+        return (x.to(dtype) * self.cos + rotated.to(dtype) * self.sin).to(x.dtype)
 
 
 class Attention(nn.Module):
