@@ -57,6 +57,7 @@ def arc_task(
         paintable=range(arc.VOCAB_SIZE),  # PAD and EOS too: the answer encodes its own size
         extra_keys=DEMO_KEYS,
         names={"train": _names(train), "test": _names(test)},
+        source=f"ARC source {str(source)!r}" if data is None else "the data config's ARC tasks",
         **episode,
     )
 

@@ -25,6 +25,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from dis_rl.puzzles.base import PAD, Domain, PuzzleSet
+from dis_rl.puzzles.render import side_by_side
 
 ACTION_MODES = ("refine", "edit")
 STARTS = ("input", "blank")
@@ -68,6 +69,7 @@ class RefineTask:
     extra_keys: tuple[str, ...] = ()
     distance_is_exact: bool = True
     names: dict[str, np.ndarray] = field(default_factory=dict)
+    source: str = ""  # where the puzzles came from, for messages
 
     def __post_init__(self) -> None:
         _choice("action_mode", self.action_mode, ACTION_MODES)
@@ -88,6 +90,7 @@ class RefineTask:
         allowed[list(range(1, self.vocab)) if self.paintable is None else list(self.paintable)] = True
         self.paintable_mask = allowed
         self.sets = {"train": self.train, "test": self.test}
+        self.require_puzzles(self.split)
         for split, puzzles in self.sets.items():
             names = self.names.get(split)
             if names is None:
@@ -128,6 +131,15 @@ class RefineTask:
                 high = max(int(s.extras[key].max(initial=0)) for s in (self.train, self.test))
                 space[key] = spaces.Box(0, high, shape=(1,), dtype=np.int64)
         return spaces.Dict(space)
+
+    def require_puzzles(self, split: str) -> None:
+        """A clear error (not an IndexError at reset) when ``split`` holds no usable puzzle."""
+        if len(self.sets[split]) == 0:
+            where = self.source or self.sets[split].name or self.domain.name
+            raise ValueError(
+                f"the {split!r} split of {where} holds no usable puzzles (every file bad, only hidden "
+                f"test outputs, or an empty file?): nothing to start an episode on"
+            )
 
     def puzzle_names(self, split: str = "train") -> list[str]:
         """The ids accepted by ``reset(options={"puzzle": ...})`` for a split (an int index works too)."""
@@ -274,9 +286,7 @@ class Episodes:
                  domain.render_text(self.answers[row])]
             )
         if mode == "rgb_array":
-            left, right = domain.render_rgb(self.inputs[row]), domain.render_rgb(self.answers[row])
-            gap = np.full((left.shape[0], 8, 3), 255, dtype=np.uint8)
-            return np.concatenate([left, gap, right], axis=1)
+            return side_by_side([domain.render_rgb(self.inputs[row]), domain.render_rgb(self.answers[row])])
         return None
 
 
@@ -373,6 +383,7 @@ def _pick(task: RefineTask, options: dict[str, Any] | None) -> tuple[str, int | 
     if unknown:
         raise ValueError(f"unknown reset options {sorted(unknown)}; known: 'split', 'puzzle'")
     split = _choice("options['split']", options.get("split", task.split), SPLITS)
+    task.require_puzzles(split)
     puzzle = options.get("puzzle")
     return split, None if puzzle is None else task.resolve(split, puzzle)
 

@@ -191,3 +191,42 @@ def test_sudoku_from_csv_reports_bad_rows(tmp_path):
         gym.make("SudokuRefine-v0", csv_path=path, strict=True)
     with pytest.raises(ValueError, match="cannot hold"):  # train and test never share rows by default
         gym.make("SudokuRefine-v0", csv_path=path)
+
+
+def _arc_folder(root, shapes):
+    """An ARC source with ``training/`` and ``evaluation/`` tasks whose answers have the given shapes."""
+    import json
+
+    for split in ("training", "evaluation"):
+        (root / split).mkdir(parents=True)
+        for i, (h, w) in enumerate(shapes):
+            pair = {"input": [[1] * 3] * 2, "output": [[(r + c) % 10 for c in range(w)] for r in range(h)]}
+            (root / split / f"t{i}.json").write_text(json.dumps({"train": [pair, pair], "test": [pair]}))
+    return root
+
+
+ANSWER_SHAPES = [(1, 1), (2, 3), (7, 2), (30, 30), (30, 1), (1, 30)]
+
+
+@pytest.mark.parametrize("start", ["input", "blank"])
+def test_arc_renders_every_answer_size_in_every_mode(tmp_path, start):
+    source = _arc_folder(tmp_path, ANSWER_SHAPES)
+    for render_mode in ("ansi", "rgb_array"):
+        env = gym.make("ARCRefine-v0", source=source, start=start, render_mode=render_mode)
+        check_env(env.unwrapped, skip_render_check=False)
+        for i in range(len(ANSWER_SHAPES)):
+            env.reset(options={"puzzle": i})
+            for answer in (env.unwrapped._state.labels[0], np.zeros(900), np.full(900, 5), np.arange(900) % 12):
+                env.unwrapped._state.answers[0] = answer  # every answer size, well formed or not
+                frame = env.render()
+                if render_mode == "rgb_array":
+                    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+                else:
+                    assert isinstance(frame, str) and "answer" in frame
+
+
+def test_env_without_usable_puzzles_fails_at_construction(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "hidden.json").write_text('{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}')
+    with pytest.raises(ValueError, match="no usable puzzles"):
+        gym.make("ARCRefine-v0", source=tmp_path)

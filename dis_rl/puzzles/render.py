@@ -41,3 +41,16 @@ def ansi_block(colour: int) -> str:
         return "  "
     r, g, b = (int(v) for v in ARC_PALETTE[colour])
     return f"\x1b[48;2;{r};{g};{b}m  \x1b[0m"
+
+
+def side_by_side(images: list[np.ndarray], gap: int = 8, background: int = 255) -> np.ndarray:
+    """``[H, W, 3]`` images left to right with ``gap`` columns between them, each padded at the
+    bottom to the tallest (a grid and its answer may differ in height)."""
+    height = max(image.shape[0] for image in images)
+    parts = []
+    for i, image in enumerate(images):
+        if i:
+            parts.append(np.full((height, gap, 3), background, dtype=np.uint8))
+        pad = np.full((height - image.shape[0], image.shape[1], 3), background, dtype=np.uint8)
+        parts.append(np.concatenate([image.astype(np.uint8), pad], axis=0))
+    return np.concatenate(parts, axis=1)
