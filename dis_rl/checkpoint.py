@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 FORMAT = "dis-rl-checkpoint"
@@ -169,3 +169,19 @@ def load_checkpoint(path: str | Path, with_optim: bool = True) -> Checkpoint:
     except (SafetensorError, OSError, RuntimeError) as err:
         raise CheckpointError(f"{folder}: tensor file is missing or corrupt: {err}") from None
     return Checkpoint(folder, meta, model_state, optim)
+
+
+def evaluation_state(ckpt: Checkpoint) -> tuple[dict[str, torch.Tensor], str]:
+    """The weights every evaluation uses, and which they are: the EMA of the weights (``ema/*`` in
+    ``optim.safetensors``) when the run kept one, else the raw weights. Training-time evaluation,
+    ``eval``, ``export``, the agents and the sweeps all read a run through this one rule."""
+    ema = {k[len("ema/"):]: v for k, v in ckpt.optim_tensors.items() if k.startswith("ema/")}
+    optim_file = ckpt.path / "optim.safetensors"
+    if not ema and not ckpt.optim_tensors and optim_file.is_file():
+        try:
+            with safe_open(str(optim_file), framework="pt") as f:
+                ema = {k[len("ema/"):]: f.get_tensor(k) for k in f.keys() if k.startswith("ema/")}
+        except (SafetensorError, OSError, RuntimeError) as err:
+            raise CheckpointError(f"{optim_file}: tensor file is corrupt: {err}") from None
+    return (ema, "ema") if ema else (ckpt.model_state, "raw")
+

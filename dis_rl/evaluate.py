@@ -103,8 +103,9 @@ def format_table(result: EvalResult) -> str:
 
 
 def load_model(checkpoint: str, device: torch.device | str = "cpu"):
-    """Rebuild the model of a checkpoint; returns ``(model, RunConfig, Checkpoint)``."""
-    from dis_rl.checkpoint import CheckpointError, load_checkpoint
+    """Rebuild the model of a checkpoint with its evaluation weights (the EMA when the run kept
+    one, `dis_rl.checkpoint.evaluation_state`); returns ``(model, RunConfig, Checkpoint)``."""
+    from dis_rl.checkpoint import CheckpointError, evaluation_state, load_checkpoint
     from dis_rl.config import ConfigError, config_from_dict
 
     ckpt = load_checkpoint(checkpoint, with_optim=False)
@@ -112,7 +113,7 @@ def load_model(checkpoint: str, device: torch.device | str = "cpu"):
         cfg = config_from_dict(ckpt.meta["config"], source=str(ckpt.path / "meta.json"))
         data = ckpt.meta["data"]
         model = TRM(cfg.model, data["vocab_size"], data["seq_len"], data["num_puzzle_ids"])
-        model.load_state_dict(ckpt.model_state)
+        model.load_state_dict(evaluation_state(ckpt)[0])
     except (KeyError, ConfigError, RuntimeError) as err:
         raise CheckpointError(f"{ckpt.path}: metadata or tensors do not describe a dis-rl model: {err}") from None
     return model.to(device).eval(), cfg, ckpt

@@ -14,7 +14,7 @@ from typing import Any
 
 from safetensors.torch import save_file
 
-from dis_rl.checkpoint import FORMAT, VERSION, _json_default, atomic_folder, load_checkpoint
+from dis_rl.checkpoint import FORMAT, VERSION, _json_default, atomic_folder, evaluation_state, load_checkpoint
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -24,8 +24,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, evaluate_spli
     """Write ``out_dir/{model.safetensors, meta.json}``; re-measure accuracy on ``evaluate_split``
     (None keeps the metrics stored in the checkpoint). Refuses folders over ``max_bytes``."""
     ckpt = load_checkpoint(checkpoint, with_optim=True)
-    ema = {k[len("ema/"):]: v for k, v in ckpt.optim_tensors.items() if k.startswith("ema/")}
-    weights = ema or ckpt.model_state
+    weights, which = evaluation_state(ckpt)
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -36,7 +35,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, evaluate_spli
         "parameters": ckpt.meta.get("parameters"),
         "training": {
             **{k: v for k, v in ckpt.meta.get("trainer", {}).items() if k != "stream"},
-            "weights": "ema" if ema else "raw",
+            "weights": which,
         },
         "metrics": ckpt.meta.get("metrics", {}),
         "exported_from": str(ckpt.path),

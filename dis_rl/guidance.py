@@ -233,30 +233,13 @@ def sweep_w(
         )
         if arc_votes:
             from dis_rl.puzzles.arc_vote import evaluate_votes
+            from dis_rl.vote import model_predictor
 
-            fn = vote_predict_fn(model, steps, step_input, w, device, precision)
+            fn = model_predictor(model, steps, step_input, device, precision, w=w)
             row.votes = evaluate_votes(puzzles, fn, batch_size, max_aug=max_aug, progress=progress).pass_at
         result.rows.append(row)
     model.train(was_training)
     return result
-
-
-def vote_predict_fn(model: TRM, steps: int, step_input: str, w: float, device: torch.device | str = "cpu",
-                    precision: str = "fp32"):
-    """A ``predict_fn`` for `dis_rl.puzzles.arc_vote.evaluate_votes`: the guided last-step answer and
-    its confidence (mean over cells of the chosen token's probability)."""
-    device = torch.device(device)
-
-    @torch.no_grad()
-    def predict(inputs: np.ndarray, puzzle_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.as_tensor(inputs, device=device)
-        pids = torch.as_tensor(puzzle_ids, device=device)
-        with autocast(device, precision):
-            out = rollout(model, x, pids, steps, step_input, float(w))
-        probs = torch.softmax(out.guided[-1].float(), dim=-1).max(-1).values
-        return out.predictions[-1].cpu().numpy(), probs.mean(-1).cpu().numpy()
-
-    return predict
 
 
 def run_folder_of(checkpoint_path: Path) -> Path:
@@ -310,7 +293,9 @@ def sweep_checkpoint(
     max_aug: int | None = 8,
     save: bool = True,
 ) -> tuple[SweepResult, Path | None]:
-    """``dis-rl sweep-w``: rebuild the run's data and model, sweep, save (default ``<run>/sweep_w``)."""
+    """``dis-rl sweep-w``: rebuild the run's data and model, sweep, save (default ``<run>/sweep_w``).
+    On an ARC run's test split the sweep covers the first ``max_aug`` augmentations of each test
+    pair and also votes over them (the predictor and confidence rule of ``dis-rl eval --vote``)."""
     from dis_rl.data import build_data
     from dis_rl.device import resolve_device
     from dis_rl.evaluate import load_model
@@ -319,8 +304,13 @@ def sweep_checkpoint(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     dev = resolve_device(device)
     model, cfg, ckpt = load_model(str(checkpoint), dev)
-    train_source, test_set = build_data(cfg.data)
-    puzzles = train_source if split == "train" else test_set
+    if cfg.data.domain == "arc" and split == "test":
+        from dis_rl.vote import arc_vote_source
+
+        puzzles = arc_vote_source(model, cfg)  # every augmentation: per-step numbers and votes
+    else:
+        train_source, test_set = build_data(cfg.data)
+        puzzles = train_source if split == "train" else test_set
     tc = cfg.train
     result = sweep_w(model, puzzles, ws, tc.supervision_steps, tc.step_input, tc.eval_batch_size, dev,
                      tc.precision, max_aug=max_aug)

@@ -165,3 +165,13 @@ def test_vote_evaluation_of_a_checkpoint(tmp_path, capsys):
     written = json.loads(submission.read_text())
     assert sorted(written) == sorted(SMALL[1:3])
     assert all(set(e) == {"attempt_1", "attempt_2"} for entries in written.values() for e in entries)
+    # sweep-w on the ARC checkpoint votes over the same augmentations with the same predictor and
+    # confidence rule as eval --vote: at w = 1 both give the same pass@k.
+    from dis_rl.guidance import sweep_checkpoint
+    from dis_rl.vote import vote_checkpoint
+
+    voted = vote_checkpoint(str(run), max_aug=4, progress=False)
+    swept, _ = sweep_checkpoint(str(run), [1.0], max_aug=4, save=False, device="cpu")
+    votes = swept.rows[0].votes
+    assert votes and votes == {k: voted.pass_at[k] for k in votes}
+    assert swept.num_puzzles == 4 * voted.scored_pairs  # per-step numbers over the 4 augmentations

@@ -121,3 +121,22 @@ def test_demo_command_trains_and_reports(tiny_overrides, capsys):
     assert "valid completions" in out
     # Either the shipped checkpoint's w table or a note on how to make one.
     assert "| w |" in out or "no reference checkpoint" in out
+
+
+def test_ema_run_is_evaluated_with_ema_weights_everywhere(tiny_overrides, tmp_path):
+    """One rule: evaluation weights are the EMA weights when the run has them (training-time
+    evaluation, `load_model`/`dis-rl eval`, `export`)."""
+    from dis_rl.export import export_checkpoint
+
+    cfg = config_from_dict({}, tiny_overrides + ["name=ema", "train.ema=0.5"])
+    trainer = Trainer(cfg, progress=False)
+    result = trainer.run()
+    model, _, ckpt = load_model(trainer.run_dir)
+    shadow = trainer.ema.shadow.state_dict()
+    assert any(not torch.equal(shadow[k], v) for k, v in trainer.model.state_dict().items())  # EMA != raw
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, shadow[k])
+    assert evaluate(model, trainer.test_set, 6).hamming_per_step == result.hamming_per_step
+    slim, _, _ = load_model(str(export_checkpoint(trainer.run_dir, tmp_path / "slim", evaluate_split=None)))
+    for k, v in slim.state_dict().items():
+        assert torch.equal(v, shadow[k])
