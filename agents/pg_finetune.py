@@ -30,7 +30,7 @@ import copy
 import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,53 +40,49 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.rl_args import arg, hparams_markdown
 from dis_rl.model.trm import TRM, Carry
+from dis_rl.registration import DOMAIN_ENV_IDS
 from dis_rl.rollout import refine_step
 
 ALGORITHMS = ("reinforce", "ppo", "grpo")
 BASELINES = ("mean", "learned")
-ENV_IDS = {"nqueens": "NQueensRefine-v0"}
-
-
-def _arg(default: Any, help: str) -> Any:
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+DOMAINS = ("nqueens",)  # domains whose refine env the fine-tuning supports
 
 
 @dataclass
 class PGArgs:
     """Every hyper-parameter of a fine-tuning run (the ``finetune:`` section of an RL config)."""
 
-    checkpoint: str = _arg("", "pretrained DIS/TRM checkpoint (run folder, checkpoints/ or step folder)")
-    algorithm: str = _arg("grpo", "reinforce | ppo | grpo")
-    baseline: str = _arg("mean", "reinforce/ppo baseline: mean (batch mean return-to-go) | learned (value head)")
-    w: float = _arg(1.0, "guidance scale of the policy's logits l_u + w (l_c - l_u) (the CFG agent's w)")
-    temperature: float = _arg(1.0, "sampling temperature of the per-cell distribution (> 0)")
-    steps: int = _arg(0, "refinement steps per episode (0: the checkpoint's supervision_steps)")
-    puzzles_per_batch: int = _arg(16, "distinct training puzzles per iteration")
-    group_size: int = _arg(8, "sampled refinements per puzzle (GRPO's K; also used by reinforce/ppo)")
-    iterations: int = _arg(100, "training iterations (one batch of episodes and its update each)")
-    max_env_steps: int = _arg(0, "stop after this many env steps (0: no limit)")
-    max_seconds: float = _arg(0.0, "stop after this many seconds (0: no limit)")
-    lr: float = _arg(1e-4, "AdamW learning rate of the model")
-    value_lr: float = _arg(1e-3, "learning rate of the value head (baseline=learned)")
-    weight_decay: float = _arg(0.0, "AdamW weight decay")
-    gamma: float = _arg(1.0, "discount (an episode is a few refinement steps: 1 keeps the env's total)")
-    gae_lambda: float = _arg(0.95, "GAE lambda (ppo with baseline=learned)")
-    update_epochs: int = _arg(2, "passes over each batch (ppo/grpo; reinforce always 1)")
-    clip_coef: float = _arg(0.2, "PPO/GRPO ratio clip")
-    clip_per: str = _arg("cell", "where the ratio is clipped: cell (per cell) | action (the whole answer)")
-    ent_coef: float = _arg(0.0, "entropy bonus (entropy summed over cells)")
-    kl_coef: float = _arg(0.0, "weight of KL(pi || pretrained pi); 0 disables")
-    vf_coef: float = _arg(0.5, "value loss weight (baseline=learned)")
-    max_grad_norm: float = _arg(1.0, "global gradient-norm clip (0: none)")
-    norm_adv: bool = _arg(True, "standardise advantages over the batch (reinforce/ppo)")
-    success_bonus: float = _arg(1.0, "env reward for solving the puzzle")
-    step_penalty: float = _arg(0.0, "env reward subtracted per step")
-    eval_every: int = _arg(10, "iterations between evaluations on the test boards (0: start and end only)")
-    eval_batch_size: int = _arg(200, "test puzzles per evaluation forward pass")
-    log_every: int = _arg(1, "iterations between TensorBoard scalars")
+    checkpoint: str = arg("", "pretrained DIS/TRM checkpoint (run folder, checkpoints/ or step folder)")
+    algorithm: str = arg("grpo", "reinforce | ppo | grpo")
+    baseline: str = arg("mean", "reinforce/ppo baseline: mean (batch mean return-to-go) | learned (value head)")
+    w: float = arg(1.0, "guidance scale of the policy's logits l_u + w (l_c - l_u) (the CFG agent's w)")
+    temperature: float = arg(1.0, "sampling temperature of the per-cell distribution (> 0)")
+    steps: int = arg(0, "refinement steps per episode (0: the checkpoint's supervision_steps)")
+    puzzles_per_batch: int = arg(16, "distinct training puzzles per iteration")
+    group_size: int = arg(8, "sampled refinements per puzzle (GRPO's K; also used by reinforce/ppo)")
+    iterations: int = arg(100, "training iterations (one batch of episodes and its update each)")
+    max_env_steps: int = arg(0, "stop after this many env steps (0: no limit)")
+    max_seconds: float = arg(0.0, "stop after this many seconds (0: no limit)")
+    lr: float = arg(1e-4, "AdamW learning rate of the model")
+    value_lr: float = arg(1e-3, "learning rate of the value head (baseline=learned)")
+    weight_decay: float = arg(0.0, "AdamW weight decay")
+    gamma: float = arg(1.0, "discount (an episode is a few refinement steps: 1 keeps the env's total)")
+    gae_lambda: float = arg(0.95, "GAE lambda (ppo with baseline=learned)")
+    update_epochs: int = arg(2, "passes over each batch (ppo/grpo; reinforce always 1)")
+    clip_coef: float = arg(0.2, "PPO/GRPO ratio clip")
+    clip_per: str = arg("cell", "where the ratio is clipped: cell (per cell) | action (the whole answer)")
+    ent_coef: float = arg(0.0, "entropy bonus (entropy summed over cells)")
+    kl_coef: float = arg(0.0, "weight of KL(pi || pretrained pi); 0 disables")
+    vf_coef: float = arg(0.5, "value loss weight (baseline=learned)")
+    max_grad_norm: float = arg(1.0, "global gradient-norm clip (0: none)")
+    norm_adv: bool = arg(True, "standardise advantages over the batch (reinforce/ppo)")
+    success_bonus: float = arg(1.0, "env reward for solving the puzzle")
+    step_penalty: float = arg(0.0, "env reward subtracted per step")
+    eval_every: int = arg(10, "iterations between evaluations on the test boards (0: start and end only)")
+    eval_batch_size: int = arg(200, "test puzzles per evaluation forward pass")
+    log_every: int = arg(1, "iterations between TensorBoard scalars")
 
     def validate(self) -> None:
         if not self.checkpoint:
@@ -172,7 +168,7 @@ def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, alive: torch.Ten
 
 # -- the policy ---------------------------------------------------------------------------------
 
-class ValueHead(nn.Module):
+class CarryValueHead(nn.Module):
     """Baseline from the (detached) carry the step starts from: mean-pooled ``y`` plus the step."""
 
     def __init__(self, hidden: int, steps: int) -> None:
@@ -215,7 +211,170 @@ def sample(log_p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return (log_p - (-uniform.log()).log()).argmax(dim=-1)
 
 
+# -- one iteration in three phases: collect, advantages, update ---------------------------------
+
+@dataclass
+class Episodes:
+    """One iteration's episodes, ``N`` rows (``group_size`` consecutive rows share a puzzle) of up to ``S`` steps."""
+
+    inputs: torch.Tensor  # [N, L] the puzzles
+    pids: torch.Tensor  # [N] their embedding ids
+    answers: torch.Tensor  # [N, S, L] the answer each step acted on
+    actions: torch.Tensor  # [N, S, L] the sampled next answers
+    old_logp: torch.Tensor  # [N, S, L] per-cell log-probability of the sampled token when it was sampled
+    rewards: torch.Tensor  # [N, S]
+    alive: torch.Tensor  # [N, S] bool: the step happened (the episode had not ended)
+    solved: torch.Tensor  # [N] bool
+    env_steps: int  # steps that happened, summed over rows
+    policy_steps: int  # refinement steps the model ran over all N rows (an episode batch may end early)
+
+    def replay_batch(self) -> dict[str, torch.Tensor]:
+        return {"inputs": self.inputs, "pids": self.pids, "answers": self.answers}
+
+
+def collect(model: TRM, env, train_set, args: PGArgs, steps: int, step_input: str, rng: np.random.Generator,
+            generator: torch.Generator) -> Episodes:
+    """Phase 1: ``group_size`` sampled refinements of each of ``puzzles_per_batch`` training puzzles, no gradients."""
+    num_envs = args.puzzles_per_batch * args.group_size
+    puzzles = np.repeat(rng.integers(0, len(train_set), args.puzzles_per_batch), args.group_size)
+    obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"split": "train", "puzzle": puzzles.tolist()})
+    inputs = torch.from_numpy(obs["input"].astype(np.int64))
+    pids = torch.from_numpy(train_set.puzzle_ids[puzzles].astype(np.int64))
+    seq_len = inputs.shape[1]
+    answers = torch.zeros(num_envs, steps, seq_len, dtype=torch.long)
+    actions = torch.zeros_like(answers)
+    old_logp = torch.zeros(num_envs, steps, seq_len)
+    rewards = torch.zeros(num_envs, steps)
+    alive = torch.zeros(num_envs, steps, dtype=torch.bool)
+    running = torch.ones(num_envs, dtype=torch.bool)
+    solved = torch.zeros(num_envs, dtype=torch.bool)
+    env_steps = policy_steps = 0
+    carry = model.initial_carry(num_envs)
+    with torch.no_grad():
+        for t in range(steps):
+            answers[:, t] = torch.from_numpy(obs["answer"].astype(np.int64))
+            carry, log_p = policy_step(model, carry, inputs, answers[:, t], pids, t + 1, step_input, args.w,
+                                       args.temperature)
+            action = sample(log_p, generator)
+            actions[:, t], alive[:, t] = action, running
+            old_logp[:, t] = log_p.gather(-1, action[..., None]).squeeze(-1)
+            obs, reward, terminated, truncated, _ = env.step(action.numpy())
+            rewards[:, t] = torch.from_numpy(reward).float() * running
+            solved |= torch.from_numpy(terminated) & running
+            env_steps += int(running.sum())
+            policy_steps += 1
+            running &= ~torch.from_numpy(terminated | truncated)
+            if not running.any():
+                break
+    return Episodes(inputs, pids, answers, actions, old_logp, rewards, alive, solved, env_steps, policy_steps)
+
+
+@dataclass
+class Advantages:
+    advantages: torch.Tensor  # [N, S]
+    returns: torch.Tensor  # [N, S] return-to-go (the value head's target)
+    ref_tables: list[torch.Tensor] | None  # the pretrained policy's log-prob tables per step (kl_coef > 0)
+    replays: int  # replays of the whole batch this phase ran (value estimates, the reference policy)
+
+
+def compute_advantages(model: TRM, reference: TRM | None, value_head: CarryValueHead | None, ep: Episodes,
+                       args: PGArgs, step_input: str) -> Advantages:
+    """Phase 2: GRPO's group-relative advantages, GAE (ppo + learned), return minus the learned value
+    (reinforce + learned) or return minus the mean baseline; then, except for GRPO, standardised."""
+    returns = returns_to_go(ep.rewards, ep.alive, args.gamma)
+    alive, values, replays = ep.alive, None, 0
+    if value_head is not None:
+        with torch.no_grad():
+            _, values = replay(model, ep.replay_batch(), args, step_input, value_head)
+        replays += 1
+    if args.algorithm == "grpo":
+        advantages = group_relative_advantages(returns, alive, args.group_size)
+    elif values is not None and args.algorithm == "ppo":
+        advantages = gae_advantages(ep.rewards, values, alive, args.gamma, args.gae_lambda)
+    elif values is not None:
+        advantages = (returns - values) * alive
+    else:
+        advantages = mean_baseline_advantages(returns, alive)
+    if args.norm_adv and args.algorithm != "grpo" and alive.sum() > 1:
+        live = advantages[alive]
+        advantages = (advantages - live.mean()) / (live.std() + 1e-8) * alive
+    ref_tables = None
+    if reference is not None:
+        with torch.no_grad():
+            ref_tables, _ = replay(reference, ep.replay_batch(), args, step_input)
+        replays += 1
+    return Advantages(advantages, returns, ref_tables, replays)
+
+
+def update(model: TRM, value_head: CarryValueHead | None, optimizer: torch.optim.Optimizer,
+           value_opt: torch.optim.Optimizer | None, params: list[torch.Tensor], ep: Episodes, adv: Advantages,
+           args: PGArgs, step_input: str) -> tuple[dict[str, float], int]:
+    """Phase 3: the clipped surrogate (ppo, grpo; ``update_epochs`` passes) or the plain policy gradient
+    (reinforce, one pass), plus entropy, KL to the pretrained policy and the value loss. Returns the last
+    pass's scalars and the number of passes (each a replay of the batch)."""
+    epochs = 1 if args.algorithm == "reinforce" else args.update_epochs
+    alive = ep.alive
+    count = alive.sum().clamp(min=1)
+    stats: dict[str, float] = {}
+    for _ in range(epochs):
+        tables, new_values = replay(model, ep.replay_batch(), args, step_input, value_head)
+        log_p = torch.stack(tables, 1)  # [N, S, L, V]
+        new_logp = log_p.gather(-1, ep.actions[..., None]).squeeze(-1)  # [N, S, L]
+        a = adv.advantages[..., None]
+        if args.algorithm == "reinforce":
+            pg = -(a * new_logp).sum(-1)
+            ratio = torch.ones_like(pg)
+        else:
+            diff = new_logp - ep.old_logp
+            if args.clip_per == "action":
+                diff = diff.sum(-1, keepdim=True)
+            ratio = diff.exp()
+            clipped = ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)
+            pg = -torch.min(ratio * a, clipped * a).mean(-1)
+            ratio = ratio.mean(-1)
+        entropy = -(log_p.exp() * log_p).sum((-1, -2))  # [N, S]
+        loss = ((pg - args.ent_coef * entropy) * alive).sum() / count
+        kl = torch.zeros(())
+        if adv.ref_tables is not None:
+            ref = torch.stack(adv.ref_tables, 1)
+            kl = ((log_p.exp() * (log_p - ref)).sum((-1, -2)) * alive).sum() / count
+            loss = loss + args.kl_coef * kl
+        value_loss = torch.zeros(())
+        if new_values is not None:
+            value_loss = (((new_values - adv.returns) ** 2) * alive).sum() / count
+        optimizer.zero_grad(set_to_none=True)
+        if value_opt is not None:
+            value_opt.zero_grad(set_to_none=True)
+        (loss + args.vf_coef * value_loss).backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm or float("inf"))
+        optimizer.step()
+        if value_opt is not None:
+            value_opt.step()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - ratio.log()).mul(alive).sum() / count
+        stats = {"policy_loss": float((pg * alive).sum().detach() / count),
+                 "entropy": float((entropy * alive).sum().detach() / count),
+                 "kl_to_pretrained": float(kl.detach()), "value_loss": float(value_loss.detach()),
+                 "approx_kl": float(approx_kl), "grad_norm": float(grad_norm)}
+    return stats, epochs
+
+
 # -- the run ------------------------------------------------------------------------------------
+
+def trainable_policy(checkpoint: str) -> tuple[TRM, Any, Any, list[torch.Tensor]]:
+    """The pretrained model in train mode with only its dense parameters trainable (the puzzle-embedding
+    table stays frozen): ``(model, cfg, ckpt, params)``."""
+    from dis_rl.evaluate import load_model
+
+    model, cfg, ckpt = load_model(checkpoint)
+    model.train()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = model.dense_parameters()
+    for p in params:
+        p.requires_grad_(True)
+    return model, cfg, ckpt, params
+
 
 def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
              budget: RunBudget | None = None) -> list[dict[str, Any]]:
@@ -224,7 +383,7 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
 
     import envs  # noqa: F401  (registers the env ids)
     from dis_rl.checkpoint import save_checkpoint
-    from dis_rl.evaluate import evaluate, load_model
+    from dis_rl.evaluate import evaluate
 
     args.validate()
     if threads:
@@ -234,36 +393,29 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "eval_log.jsonl").write_text("")
     writer = SummaryWriter(str(run_dir / "tb"))
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
-        f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items()))
+    writer.add_text("hyperparameters", hparams_markdown(args))
 
     # Pretrained policy, its frozen copy (the KL anchor) and the env over the same puzzles.
-    model, cfg, ckpt = load_model(args.checkpoint)
-    model.train()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    params = model.dense_parameters()
-    for p in params:
-        p.requires_grad_(True)
+    model, cfg, ckpt, params = trainable_policy(args.checkpoint)
     reference = copy.deepcopy(model).eval() if args.kl_coef > 0 else None
     steps = args.steps or cfg.train.supervision_steps
     step_input = cfg.train.step_input
-    if cfg.data.domain not in ENV_IDS:
-        raise ValueError(f"fine-tuning supports domains {sorted(ENV_IDS)}; the checkpoint's is {cfg.data.domain!r}")
+    if cfg.data.domain not in DOMAINS:
+        raise ValueError(f"fine-tuning supports domains {list(DOMAINS)}; the checkpoint's is {cfg.data.domain!r}")
     num_envs = args.puzzles_per_batch * args.group_size
     env = gym.make_vec(
-        ENV_IDS[cfg.data.domain], num_envs=num_envs, num_train=cfg.data.num_train, num_test=cfg.data.num_test,
+        DOMAIN_ENV_IDS[cfg.data.domain], num_envs=num_envs, num_train=cfg.data.num_train, num_test=cfg.data.num_test,
         puzzle_seed=cfg.data.seed, augment=cfg.data.augment, max_steps=steps,
         success_bonus=args.success_bonus, step_penalty=args.step_penalty,
     )
     task = env.unwrapped.task if hasattr(env, "unwrapped") else env.task
     train_set, test_set = task.train, task.test
-    value_head = ValueHead(cfg.model.hidden, steps) if args.baseline == "learned" else None
+    value_head = CarryValueHead(cfg.model.hidden, steps) if args.baseline == "learned" else None
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     value_opt = torch.optim.Adam(value_head.parameters(), lr=args.value_lr) if value_head is not None else None
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
-    calls_per_step = cfg.model.calls_per_step
+    calls_per_batch_step = num_envs * cfg.model.calls_per_step  # one refinement step of every row
     budget = budget or RunBudget()
     env_steps, network_calls, started, train_s = 0, 0, time.perf_counter(), 0.0
     records: list[dict[str, Any]] = []
@@ -286,115 +438,19 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     run_eval(0)
     for iteration in range(1, args.iterations + 1):
         round_start, calls_before, s_before = time.perf_counter(), network_calls, train_s
-        # 1. Collect: K refinements of each of P puzzles, all steps, no gradients.
-        puzzles = np.repeat(rng.integers(0, len(train_set), args.puzzles_per_batch), args.group_size)
-        obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"split": "train", "puzzle": puzzles.tolist()})
-        inputs = torch.from_numpy(obs["input"].astype(np.int64))
-        pids = torch.from_numpy(train_set.puzzle_ids[puzzles].astype(np.int64))
-        answers = torch.zeros(num_envs, steps, task.seq_len, dtype=torch.long)
-        actions = torch.zeros_like(answers)
-        old_logp = torch.zeros(num_envs, steps, task.seq_len)
-        rewards = torch.zeros(num_envs, steps)
-        alive = torch.zeros(num_envs, steps, dtype=torch.bool)
-        running = torch.ones(num_envs, dtype=torch.bool)
-        solved = torch.zeros(num_envs, dtype=torch.bool)
-        carry = model.initial_carry(num_envs)
-        with torch.no_grad():
-            for t in range(steps):
-                answers[:, t] = torch.from_numpy(obs["answer"].astype(np.int64))
-                carry, log_p = policy_step(model, carry, inputs, answers[:, t], pids, t + 1, step_input, args.w,
-                                           args.temperature)
-                action = sample(log_p, generator)
-                actions[:, t], alive[:, t] = action, running
-                old_logp[:, t] = log_p.gather(-1, action[..., None]).squeeze(-1)
-                obs, reward, terminated, truncated, info = env.step(action.numpy())
-                rewards[:, t] = torch.from_numpy(reward).float() * running
-                solved |= torch.from_numpy(terminated) & running
-                env_steps += int(running.sum())
-                network_calls += num_envs * calls_per_step
-                running &= ~torch.from_numpy(terminated | truncated)
-                if not running.any():
-                    break
-        batch = {"inputs": inputs, "pids": pids, "answers": answers}
-
-        # 2. Advantages.
-        returns = returns_to_go(rewards, alive, args.gamma)
-        values = None
-        if value_head is not None:
-            with torch.no_grad():
-                _, values = replay(model, batch, args, step_input, value_head)
-            network_calls += num_envs * steps * calls_per_step
-        if args.algorithm == "grpo":
-            advantages = group_relative_advantages(returns, alive, args.group_size)
-        elif values is not None and args.algorithm == "ppo":
-            advantages = gae_advantages(rewards, values, alive, args.gamma, args.gae_lambda)
-        elif values is not None:
-            advantages = (returns - values) * alive
-        else:
-            advantages = mean_baseline_advantages(returns, alive)
-        if args.norm_adv and args.algorithm != "grpo" and alive.sum() > 1:
-            live = advantages[alive]
-            advantages = (advantages - live.mean()) / (live.std() + 1e-8) * alive
-        ref_tables = None
-        if reference is not None:
-            with torch.no_grad():
-                ref_tables, _ = replay(reference, batch, args, step_input)
-            network_calls += num_envs * steps * calls_per_step
-
-        # 3. Update: the clipped surrogate (ppo, grpo) or the plain policy gradient (reinforce).
-        epochs = 1 if args.algorithm == "reinforce" else args.update_epochs
-        count = alive.sum().clamp(min=1)
-        stats: dict[str, float] = {}
-        for _ in range(epochs):
-            tables, new_values = replay(model, batch, args, step_input, value_head)
-            network_calls += num_envs * steps * calls_per_step
-            log_p = torch.stack(tables, 1)  # [N, S, L, V]
-            new_logp = log_p.gather(-1, actions[..., None]).squeeze(-1)  # [N, S, L]
-            adv = advantages[..., None]
-            if args.algorithm == "reinforce":
-                pg = -(adv * new_logp).sum(-1)
-                ratio = torch.ones_like(pg)
-            else:
-                diff = new_logp - old_logp
-                if args.clip_per == "action":
-                    diff = diff.sum(-1, keepdim=True)
-                ratio = diff.exp()
-                clipped = ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)
-                pg = -torch.min(ratio * adv, clipped * adv).mean(-1)
-                ratio = ratio.mean(-1)
-            entropy = -(log_p.exp() * log_p).sum((-1, -2))  # [N, S]
-            loss = ((pg - args.ent_coef * entropy) * alive).sum() / count
-            kl = torch.zeros(())
-            if ref_tables is not None:
-                ref = torch.stack(ref_tables, 1)
-                kl = ((log_p.exp() * (log_p - ref)).sum((-1, -2)) * alive).sum() / count
-                loss = loss + args.kl_coef * kl
-            value_loss = torch.zeros(())
-            if new_values is not None:
-                value_loss = (((new_values - returns) ** 2) * alive).sum() / count
-            optimizer.zero_grad(set_to_none=True)
-            if value_opt is not None:
-                value_opt.zero_grad(set_to_none=True)
-            (loss + args.vf_coef * value_loss).backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm or float("inf"))
-            optimizer.step()
-            if value_opt is not None:
-                value_opt.step()
-            with torch.no_grad():
-                approx_kl = ((ratio - 1) - ratio.log()).mul(alive).sum() / count
-            stats = {"policy_loss": float((pg * alive).sum().detach() / count),
-                     "entropy": float((entropy * alive).sum().detach() / count),
-                     "kl_to_pretrained": float(kl.detach()), "value_loss": float(value_loss.detach()),
-                     "approx_kl": float(approx_kl), "grad_norm": float(grad_norm)}
-
-        # 4. Log and evaluate.
+        ep = collect(model, env, train_set, args, steps, step_input, rng, generator)
+        adv = compute_advantages(model, reference, value_head, ep, args, step_input)
+        stats, passes = update(model, value_head, optimizer, value_opt, params, ep, adv, args, step_input)
+        env_steps += ep.env_steps
+        network_calls += calls_per_batch_step * (ep.policy_steps + (adv.replays + passes) * steps)
         train_s += time.perf_counter() - round_start
+
+        # Log and evaluate.
         if iteration % args.log_every == 0:
             for key, value in stats.items():
                 writer.add_scalar(f"losses/{key}", value, env_steps)
-            episode_return = float(returns[:, 0].mean())
-            writer.add_scalar("charts/episodic_return", episode_return, env_steps)
-            writer.add_scalar("charts/solved_rate", float(solved.float().mean()), env_steps)
+            writer.add_scalar("charts/episodic_return", float(adv.returns[:, 0].mean()), env_steps)
+            writer.add_scalar("charts/solved_rate", float(ep.solved.float().mean()), env_steps)
             writer.add_scalar("charts/env_steps", env_steps, iteration)
             writer.add_scalar("charts/network_calls", network_calls, env_steps)
             writer.add_scalar("charts/SPS", env_steps / max(time.perf_counter() - started, 1e-9), env_steps)
@@ -405,7 +461,7 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
                 or budget.crossed(calls_before, network_calls, s_before, train_s)):
             record = run_eval(iteration)
             print(f"iteration {iteration}: env steps {env_steps:,}  network calls {network_calls:,}  "
-                  f"valid {100 * record['valid']:.1f}%  train solved {100 * float(solved.float().mean()):.1f}%  "
+                  f"valid {100 * record['valid']:.1f}%  train solved {100 * float(ep.solved.float().mean()):.1f}%  "
                   f"kl {stats['kl_to_pretrained']:.4f}", flush=True)
         if out_of_budget:
             break

@@ -12,11 +12,9 @@ rollout, and ``n_epochs`` passes over each rollout in training (evaluation is no
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,49 +25,47 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.pg_finetune import RunBudget
+from agents.rl_args import arg, hparams_markdown
 from agents.sb3_policy import TRMActorCriticPolicy
 from agents.sb3_vecenv import SB3VecEnv
+from dis_rl.registration import DOMAIN_ENV_IDS
 
-ENV_IDS = {"nqueens": "NQueensRefine-v0", "sudoku": "SudokuRefine-v0"}
-
-
-def _arg(default: Any, help: str) -> Any:
-    return field(default=copy.deepcopy(default), metadata={"help": help})
+DOMAINS = ("nqueens", "sudoku")  # domains whose refine env PPO from scratch supports
 
 
 @dataclass
 class PPOArgs:
     """Every hyper-parameter of a PPO-from-scratch run (the ``ppo:`` section of an RL config)."""
 
-    domain: str = _arg("nqueens", "nqueens | sudoku (the refine-mode env)")
-    num_train: int = _arg(800, "base training puzzles (as in the DIS config, so the test boards match)")
-    num_test: int = _arg(200, "test puzzles")
-    puzzle_seed: int = _arg(0, "puzzle generator seed (the DIS config's data.seed)")
-    augment: bool = _arg(True, "training augmentation")
-    max_steps: int = _arg(6, "refinement steps per episode")
-    success_bonus: float = _arg(1.0, "env reward for solving")
-    step_penalty: float = _arg(0.0, "env reward subtracted per step")
-    total_env_steps: int = _arg(100_000, "PPO.learn(total_timesteps)")
-    max_seconds: float = _arg(0.0, "stop at the first evaluation after this many seconds (0: no limit)")
-    num_envs: int = _arg(32, "parallel episodes of the vector env")
-    n_steps: int = _arg(32, "rollout length per env")
-    batch_size: int = _arg(256, "minibatch size")
-    n_epochs: int = _arg(4, "passes over each rollout")
-    lr: float = _arg(3e-4, "Adam learning rate")
-    gamma: float = _arg(0.99, "discount")
-    gae_lambda: float = _arg(0.95, "GAE lambda")
-    clip_range: float = _arg(0.2, "ratio clip")
-    ent_coef: float = _arg(0.0, "entropy bonus")
-    vf_coef: float = _arg(0.5, "value loss weight")
-    max_grad_norm: float = _arg(0.5, "gradient-norm clip")
-    hidden: int = _arg(64, "backbone width")
-    layers: int = _arg(2, "backbone blocks")
-    heads: int = _arg(2, "attention heads")
-    eval_every: int = _arg(10_000, "env steps between evaluations on the test boards")
+    domain: str = arg("nqueens", "nqueens | sudoku (the refine-mode env)")
+    num_train: int = arg(800, "base training puzzles (as in the DIS config, so the test boards match)")
+    num_test: int = arg(200, "test puzzles")
+    puzzle_seed: int = arg(0, "puzzle generator seed (the DIS config's data.seed)")
+    augment: bool = arg(True, "training augmentation")
+    max_steps: int = arg(6, "refinement steps per episode")
+    success_bonus: float = arg(1.0, "env reward for solving")
+    step_penalty: float = arg(0.0, "env reward subtracted per step")
+    total_env_steps: int = arg(100_000, "PPO.learn(total_timesteps)")
+    max_seconds: float = arg(0.0, "stop at the first evaluation after this many seconds (0: no limit)")
+    num_envs: int = arg(32, "parallel episodes of the vector env")
+    n_steps: int = arg(32, "rollout length per env")
+    batch_size: int = arg(256, "minibatch size")
+    n_epochs: int = arg(4, "passes over each rollout")
+    lr: float = arg(3e-4, "Adam learning rate")
+    gamma: float = arg(0.99, "discount")
+    gae_lambda: float = arg(0.95, "GAE lambda")
+    clip_range: float = arg(0.2, "ratio clip")
+    ent_coef: float = arg(0.0, "entropy bonus")
+    vf_coef: float = arg(0.5, "value loss weight")
+    max_grad_norm: float = arg(0.5, "gradient-norm clip")
+    hidden: int = arg(64, "backbone width")
+    layers: int = arg(2, "backbone blocks")
+    heads: int = arg(2, "attention heads")
+    eval_every: int = arg(10_000, "env steps between evaluations on the test boards")
 
     def validate(self) -> None:
-        if self.domain not in ENV_IDS:
-            raise ValueError(f"ppo.domain must be one of {sorted(ENV_IDS)}, got {self.domain!r}")
+        if self.domain not in DOMAINS:
+            raise ValueError(f"ppo.domain must be one of {list(DOMAINS)}, got {self.domain!r}")
         for name in ("num_train", "num_test", "max_steps", "total_env_steps", "num_envs", "n_steps", "batch_size",
                      "n_epochs", "hidden", "heads", "eval_every"):
             if getattr(self, name) < 1:
@@ -170,7 +166,7 @@ def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "eval_log.jsonl").write_text("")
-    env_id = ENV_IDS[args.domain]
+    env_id = DOMAIN_ENV_IDS[args.domain]
     venv = SB3VecEnv(gym.make_vec(env_id, num_envs=args.num_envs, **args.env_kwargs()))
     venv.seed(seed)
     model = PPO(
@@ -187,8 +183,7 @@ def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 
     # SB3's own scalars (train/..., rollout/...) go to tb/sb3; ours to tb/.
     model.set_logger(configure(str(run_dir / "tb" / "sb3"), ["tensorboard"]))
     writer = SummaryWriter(str(run_dir / "tb"))
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
-        f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items()))
+    writer.add_text("hyperparameters", hparams_markdown(args))
     callback = _EvalCallback(args, env_id, run_dir, writer, budget or RunBudget())
     total = args.total_env_steps if not (budget and (budget.max_network_calls or budget.max_train_seconds)) else 10**12
     model.learn(total, callback=callback)

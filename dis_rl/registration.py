@@ -18,6 +18,9 @@ ENV_IDS = {
     "ARCRefine-v0": "arc:ARCRefineVectorEnv",
 }
 
+# The refine-mode env of each puzzle domain (``data.domain``).
+DOMAIN_ENV_IDS = {"nqueens": "NQueensRefine-v0", "sudoku": "SudokuRefine-v0", "arc": "ARCRefine-v0"}
+
 
 def register_envs() -> None:
     """Register the env ids with Gymnasium (idempotent)."""
