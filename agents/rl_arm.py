@@ -17,7 +17,7 @@ import yaml
 
 from agents.pg_finetune import PGArgs, RunBudget, finetune
 from agents.ppo_scratch import PPOArgs, train_ppo
-from dis_rl.config import apply_overrides, build_config, read_yaml
+from dis_rl.config import apply_overrides, build_config, locate_config, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")
 
@@ -49,6 +49,8 @@ def rl_config_from_dict(data: dict, overrides: list[str] | None = None, source: 
 
 
 def load_rl_config(path: str | Path, overrides: list[str] | None = None) -> RLConfig:
+    """An RL config from a YAML file or a shipped config name (``rl_nqueens_finetune``)."""
+    path = locate_config(path)
     return rl_config_from_dict(read_yaml(path), overrides, source=str(path))
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "dis_rl" / "checkpoints" / "nqueens_dis"
+from dis_rl.resources import CHECKPOINTS_DIR
+
+SHIPPED_CHECKPOINT = CHECKPOINTS_DIR / "nqueens_dis"
 SHOWCASE_WS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
@@ -27,7 +29,7 @@ def demo_showcase(checkpoint: str | Path | None = None, ws: Sequence[float] = SH
         resolve_checkpoint(path)
     except CheckpointError:
         return (f"(no reference checkpoint at {path}: the w table and the agent episode are skipped. "
-                "Make one with `dis-rl train configs/nqueens_dis_reference.yaml` and "
+                "Make one with `dis-rl train nqueens_dis_reference` and "
                 "`dis-rl export runs/nqueens_dis_reference dis_rl/checkpoints/nqueens_dis`.)")
     result, _ = sweep_checkpoint(path, ws, save=False, device="cpu")
     best = result.best()

@@ -39,10 +39,16 @@ class Checkpoint:
 
 
 def git_commit() -> str:
+    """The short commit of the dis-rl checkout, or "unknown" for an installed package (whose folder
+    may sit inside some other repository)."""
+    from dis_rl.resources import source_checkout
+
+    root = source_checkout()
+    if root is None:
+        return "unknown"
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent,
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, cwd=root,
         )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -136,8 +142,14 @@ def _json_default(value: Any) -> Any:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """Accept a step folder, a checkpoints folder (uses ``latest``) or a run folder."""
+    """Accept a step folder, a checkpoints folder (uses ``latest``), a run folder or the name of a
+    shipped checkpoint (``nqueens_dis``; a folder of that name in the working directory wins)."""
+    from dis_rl.resources import checkpoint_names, shipped_checkpoint
+
     path = Path(path)
+    shipped = None if path.exists() else shipped_checkpoint(str(path))
+    if shipped is not None:
+        return shipped
     for candidate in (path, path / "checkpoints"):
         if (candidate / "meta.json").is_file():
             return candidate
@@ -149,7 +161,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
             raise CheckpointError(f"{pointer} points at {target}, which holds no checkpoint")
     raise CheckpointError(
         f"no checkpoint at {path}: expected a folder with meta.json + model.safetensors, "
-        "a checkpoints/ folder with a 'latest' file, or a run folder"
+        "a checkpoints/ folder with a 'latest' file, a run folder, or a shipped checkpoint name "
+        f"({', '.join(checkpoint_names()) or 'none shipped'})"
     )
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "nqueens_dis.yaml"
+DEMO_CONFIG = "nqueens_dis"  # a shipped config (dis_rl.resources)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -104,7 +103,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from agents.showcase import demo_showcase
 
-    args.config = str(DEMO_CONFIG)
+    args.config = DEMO_CONFIG
     args.run_dir = None
     args.resume = False
     status = _cmd_train(args)
@@ -133,8 +132,23 @@ def _cmd_rl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_configs(args: argparse.Namespace) -> int:
+    from dis_rl.resources import checkpoint_names, config_names, configs_dir, describe_config
+
+    names = config_names()
+    width = max(map(len, names), default=0)
+    print(f"shipped configs (in {configs_dir()}); use a name where a config path goes, "
+          "e.g. `dis-rl train nqueens_dis`:")
+    for name in names:
+        print(f"  {name:<{width}}  {describe_config(name)}")
+    print(f"shipped checkpoints (use a name where a checkpoint goes, e.g. `dis-rl eval nqueens_dis`): "
+          f"{', '.join(checkpoint_names()) or 'none'}")
+    return 0
+
+
 def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="run folder, checkpoints/ folder, step folder or exported folder")
+    p.add_argument("checkpoint", help="run folder, checkpoints/ folder, step folder, exported folder or the name of "
+                   "a shipped checkpoint (nqueens_dis)")
     p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
 
@@ -144,11 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dis-rl",
         description="Deep Improvement Supervision for Tiny Recursive Models: train, evaluate, guide.",
     )
+    from dis_rl import __version__
+
+    parser.add_argument("--version", action="version", version=f"dis-rl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model from a YAML config (DIS or TRM)",
                        description="Train from CONFIG; override any key with section.key=value.")
-    p.add_argument("config", help="YAML experiment config, e.g. configs/nqueens_dis.yaml")
+    p.add_argument("config", help="YAML experiment config: a path or a shipped name (`dis-rl configs`), "
+                   "e.g. nqueens_dis")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.lr=3e-4 model.hidden=128")
     p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
     p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
@@ -179,11 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep-w", help="sweep the guidance scale w on a checkpoint's test puzzles",
                        description="Accuracy, advantage margin and Hamming contraction per step for each w; "
-                       "saves markdown, CSV, PNG and TensorBoard scalars (default <run>/sweep_w/).")
+                       "saves markdown, CSV, PNG and TensorBoard scalars (default runs/sweep_w/<run name>/).")
     _checkpoint_arguments(p)
     p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws,
                    help="comma-separated guidance scales (default: %(default)s)")
-    p.add_argument("--out", default=None, help="output folder (default: <run>/sweep_w)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/sweep_w/<run name> in the working directory)")
     p.add_argument("--max-aug", type=int, default=8, help="ARC: augmentations voted per test pair")
     p.set_defaults(func=_cmd_sweep_w)
 
@@ -192,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _checkpoint_arguments(p)
     p.add_argument("--puzzle", type=int, default=0, help="puzzle index in the split")
     p.add_argument("--w", type=float, default=1.0, help="guidance scale (default: 1, plain decoding)")
-    p.add_argument("--out", default=None, help="PNG path (default: <run>/show/puzzle_<I>_w<W>.png)")
+    p.add_argument("--out", default=None, help="PNG path (default: runs/show/<run name>/puzzle_<I>_w<W>.png in the working directory)")
     p.add_argument("--seed", type=int, default=0, help="seed of the DIS target frames")
     p.set_defaults(func=_cmd_show)
 
@@ -203,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-eval", action="store_true", help="keep the stored metrics instead of re-evaluating")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("demo", help="train the N-Queens DIS demo (configs/nqueens_dis.yaml) and report",
+    p = sub.add_parser("demo", help="train the N-Queens DIS demo (config nqueens_dis) and report",
                        description="The README's first command: a short DIS run on 8x8 N-Queens.")
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     p.add_argument("--no-progress", action="store_true")
@@ -213,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train every arm x seed of a compare file to the same budget (network calls "
                        "or training seconds); write accuracy-vs-compute plots, tables and TensorBoard scalars. "
                        "See docs/COMPARE.md.")
-    p.add_argument("config", help="compare file, e.g. configs/compare_nqueens.yaml")
+    p.add_argument("config", help="compare file: a path or a shipped name, e.g. compare_nqueens")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. seeds=1 budget.network_calls=2000000")
     p.add_argument("--fresh", action="store_true",
                    help="retrain arms even if a finished run with the same config exists")
@@ -222,10 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rl", help="run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",
                        description="Run the arm of an RL config (arm: ppo_scratch | pg_finetune).")
-    p.add_argument("config", help="RL config, e.g. configs/rl_nqueens_finetune.yaml")
+    p.add_argument("config", help="RL config: a path or a shipped name, e.g. rl_nqueens_finetune")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. finetune.algorithm=ppo seed=1")
     p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
     p.set_defaults(func=_cmd_rl)
+
+    p = sub.add_parser("configs", help="list the shipped configs and checkpoints (usable by name)",
+                       description="The configs and checkpoints that ship with dis-rl; every command takes "
+                       "their names where it takes a path.")
+    p.set_defaults(func=_cmd_configs)
     return parser
 
 

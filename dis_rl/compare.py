@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dis_rl.config import ConfigError, RunConfig, _build, apply_overrides, load_config, read_yaml
+from dis_rl.config import ConfigError, RunConfig, _build, apply_overrides, load_config, locate_config, read_yaml
 
 
 # -- the compare file ------------------------------------------------------------------------------
@@ -105,8 +105,9 @@ class CompareConfig:
 
 
 def load_compare_config(path: str | Path, overrides: list[str] | None = None) -> tuple[CompareConfig, Path]:
-    """Parse and check a compare file; returns it with the folder arm configs are relative to."""
-    path = Path(path)
+    """Parse and check a compare file (a path or a shipped config name); returns it with the folder
+    arm configs are relative to."""
+    path = locate_config(path, "compare file")
     data = apply_overrides(read_yaml(path, "compare file"), overrides, example="budget.network_calls=1e6")
     arms = data.pop("arms", [])
     try:

@@ -360,11 +360,25 @@ def build_config(cls: type, data: dict, source: str):
     return cfg
 
 
-def read_yaml(path: str | Path, what: str = "config file") -> dict:
-    """A YAML file's top-level mapping; a missing file, bad YAML or a non-mapping is a `ConfigError`."""
+def locate_config(path: str | Path, what: str = "config file") -> Path:
+    """``path`` when it is a file, else the shipped config of that name (`dis_rl.resources`); anything
+    else is a `ConfigError` that lists the shipped names."""
+    from dis_rl.resources import config_names, shipped_config
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} not found: {path}")
+    if path.is_file():
+        return path
+    shipped = shipped_config(path)
+    if shipped is not None:
+        return shipped
+    raise ConfigError(f"{what} not found: {path} is neither a file nor a shipped config "
+                      f"(`dis-rl configs` lists them: {', '.join(config_names())})")
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> dict:
+    """A YAML file's top-level mapping (``path`` or a shipped config name); a missing file, bad YAML
+    or a non-mapping is a `ConfigError`."""
+    path = locate_config(path, what)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
@@ -375,6 +389,8 @@ def read_yaml(path: str | Path, what: str = "config file") -> dict:
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """A run config from a YAML file or a shipped config name (``nqueens_dis``), overrides applied."""
+    path = locate_config(path)
     return config_from_dict(read_yaml(path), overrides, source=str(path))
 
 

@@ -121,7 +121,8 @@ def show_checkpoint(
     device: str = "auto",
     tensorboard: bool = True,
 ) -> Path:
-    """``dis-rl show``: draw one puzzle's refinement as a PNG (default ``<run>/show/puzzle_<I>_w<W>.png``)
+    """``dis-rl show``: draw one puzzle's refinement as a PNG (default
+    ``runs/show/<run name>/puzzle_<I>_w<W>.png`` under the working directory)
     and log it to TensorBoard beside it. The DIS targets come from the run's target generator,
     seeded with ``seed``."""
     import torch
@@ -129,7 +130,7 @@ def show_checkpoint(
     from dis_rl.data import build_data
     from dis_rl.device import resolve_device
     from dis_rl.evaluate import load_model
-    from dis_rl.guidance import run_folder_of
+    from dis_rl.guidance import default_output
     from dis_rl.puzzles import get_domain
     from dis_rl.rollout import rollout
     from dis_rl.targets import make_frames
@@ -153,7 +154,7 @@ def show_checkpoint(
     preds = np.stack([p[0].cpu().numpy() for p in out_roll.predictions])
     fig = refinement_strip(domain, batch["inputs"][0], batch["labels"][0], frames[:, 0].cpu().numpy(), preds,
                            title=f"{puzzles.domain} {split} puzzle {puzzle}, w={w:g} ({ckpt.path.name})")
-    path = Path(out) if out is not None else run_folder_of(ckpt.path) / "show" / f"puzzle_{puzzle}_w{w:g}.png"
+    path = Path(out) if out is not None else default_output(ckpt.path, "show") / f"puzzle_{puzzle}_w{w:g}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     if tensorboard:

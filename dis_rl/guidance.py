@@ -245,9 +245,16 @@ def sweep_w(
 def run_folder_of(checkpoint_path: Path) -> Path:
     """The run folder of a checkpoint step folder (``<run>/checkpoints/step_N``), else the folder itself."""
     checkpoint_path = Path(checkpoint_path)
-    if checkpoint_path.parent.name == "checkpoints":
+    if checkpoint_path.parent.name == "checkpoints" and checkpoint_path.name.startswith("step_"):
         return checkpoint_path.parent.parent
     return checkpoint_path
+
+
+def default_output(checkpoint_path: Path, what: str) -> Path:
+    """Where a command writes about a checkpoint by default: ``runs/<what>/<run name>`` under the
+    working directory. Never beside the checkpoint: a shipped one sits inside the installed package
+    (or the source tree), and files written there outlive ``pip uninstall``."""
+    return Path("runs") / what / run_folder_of(checkpoint_path).name
 
 
 def write_sweep(result: SweepResult, out_dir: str | Path, tb_tag: str = "sweep_w") -> list[Path]:
@@ -293,9 +300,10 @@ def sweep_checkpoint(
     max_aug: int | None = 8,
     save: bool = True,
 ) -> tuple[SweepResult, Path | None]:
-    """``dis-rl sweep-w``: rebuild the run's data and model, sweep, save (default ``<run>/sweep_w``).
-    On an ARC run's test split the sweep covers the first ``max_aug`` augmentations of each test
-    pair and also votes over them (the predictor and confidence rule of ``dis-rl eval --vote``)."""
+    """``dis-rl sweep-w``: rebuild the run's data and model, sweep, save (default
+    ``runs/sweep_w/<run name>`` under the working directory). On an ARC run's test split the sweep
+    covers the first ``max_aug`` augmentations of each test pair and also votes over them (the
+    predictor and confidence rule of ``dis-rl eval --vote``)."""
     from dis_rl.data import build_data
     from dis_rl.device import resolve_device
     from dis_rl.evaluate import load_model
@@ -316,6 +324,6 @@ def sweep_checkpoint(
                      tc.precision, max_aug=max_aug)
     if not save:
         return result, None
-    folder = Path(out_dir) if out_dir is not None else run_folder_of(ckpt.path) / "sweep_w"
+    folder = Path(out_dir) if out_dir is not None else default_output(ckpt.path, "sweep_w")
     write_sweep(result, folder)
     return result, folder

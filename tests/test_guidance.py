@@ -109,15 +109,18 @@ def tiny_run(tmp_path_factory):
     return run
 
 
-def test_sweep_show_and_export_commands(tiny_run, tmp_path, capsys):
+def test_sweep_show_and_export_commands(tiny_run, tmp_path, capsys, monkeypatch):
     from agents.cfg_agent import CFGAgent
     from dis_rl.cli import main
 
+    monkeypatch.chdir(tmp_path)  # default outputs go under the working directory, never beside the checkpoint
     assert main(["sweep-w", str(tiny_run), "--w", "0,1,2", "--device", "cpu"]) == 0
     assert "best w" in capsys.readouterr().out
+    folder = tmp_path / "runs" / "sweep_w" / tiny_run.name
     for name in ("sweep_w.md", "sweep_w.csv", "sweep_w.png"):
-        assert (tiny_run / "sweep_w" / name).stat().st_size > 0
-    assert any((tiny_run / "sweep_w" / "tb").iterdir())
+        assert (folder / name).stat().st_size > 0
+    assert any((folder / "tb").iterdir())
+    assert not (tiny_run / "sweep_w").exists()
     with pytest.raises(SystemExit) as info:  # argparse rejects a bad --w
         main(["sweep-w", str(tiny_run), "--w", "x"])
     assert info.value.code == 2
