@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test test-slow lint bench clean venv
 
 venv: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not gpu"
+
+# Longer tests (the wheel installed into a fresh venv, ...): a few minutes more; CI runs both.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m "slow and not gpu"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     _checkpoint_arguments(p)
     p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws,
                    help="comma-separated guidance scales (default: %(default)s)")
-    p.add_argument("--out", default=None, help="output folder (default: runs/sweep_w/<run name> in the working directory)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: runs/sweep_w/<run name> in the working directory)")
     p.add_argument("--max-aug", type=int, default=8, help="ARC: augmentations voted per test pair")
     p.set_defaults(func=_cmd_sweep_w)
 
@@ -210,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     _checkpoint_arguments(p)
     p.add_argument("--puzzle", type=int, default=0, help="puzzle index in the split")
     p.add_argument("--w", type=float, default=1.0, help="guidance scale (default: 1, plain decoding)")
-    p.add_argument("--out", default=None, help="PNG path (default: runs/show/<run name>/puzzle_<I>_w<W>.png in the working directory)")
+    p.add_argument("--out", default=None,
+                   help="PNG path (default: runs/show/<run name>/puzzle_<I>_w<W>.png in the working directory)")
     p.add_argument("--seed", type=int, default=0, help="seed of the DIS target frames")
     p.set_defaults(func=_cmd_show)
 

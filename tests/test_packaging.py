@@ -79,7 +79,7 @@ def test_pyproject_lists_every_package_folder():
             if folder.is_dir() and folder.name != "__pycache__":
                 on_disk.add(".".join(folder.relative_to(REPO).parts))
     on_disk |= set(mapped)
-    assert listed == on_disk, f"pyproject.toml [tool.setuptools] packages: add {on_disk - listed}, drop {listed - on_disk}"
+    assert listed == on_disk, f"pyproject.toml packages: add {on_disk - listed}, drop {listed - on_disk}"
     assert mapped == {"dis_rl.configs": "configs"} and configs_dir() == REPO / "configs"
 
 
@@ -122,13 +122,15 @@ def _borrow_dependencies(venv: Path) -> None:
     every trace of dis-rl itself (the editable install, its metadata): the venv then sees dis-rl only
     as the wheel installed into it. Installing torch and the rest from the index instead would cost
     minutes and a network; borrowing checks the same thing (the wheel's files and entry points)."""
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    query = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", query], capture_output=True, text=True,
+                               check=True).stdout.strip())
     borrowed = venv / "borrowed"
     borrowed.mkdir()
     for source in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
         for entry in Path(source).iterdir():
-            if not entry.name.startswith(OWN) and not entry.name.endswith(".pth") and not (borrowed / entry.name).exists():
+            own = entry.name.startswith(OWN) or entry.name.endswith(".pth")
+            if not own and not (borrowed / entry.name).exists():
                 (borrowed / entry.name).symlink_to(entry)
     (site / "borrowed.pth").write_text(f"{borrowed}\n")
 
@@ -151,8 +153,8 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     _copy_source(source)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env["PIP_NO_INDEX"] = "1"  # nothing is fetched: the build backend and the dependencies are already here
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(source)],
-         tmp_path, env)
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
+          str(source)], tmp_path, env)
     (wheel,) = dist.glob("dis_rl-*.whl")
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path, env)
     _borrow_dependencies(venv)
