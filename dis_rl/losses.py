@@ -1,4 +1,4 @@
-"""Cross-entropy losses over token grids (REFERENCE.md section 3).
+"""Cross-entropy losses over token grids, as the TRM reference computes them.
 
 Both losses skip PAD labels (token 0) and normalise each example by its own number of scored
 cells, so large and small grids weigh the same. Stablemax replaces ``exp`` by

@@ -1,5 +1,5 @@
 """Target generators ``Phi``: one intermediate target per supervision step on a path from the
-input to the answer (REFERENCE.md section 1).
+input to the answer (the DIS paper's Phi).
 
 Every generator returns frames ``[N_sup, B, L]``; frame ``s - 1`` is the target of step ``s``.
 All three share one construction: each cell draws a uniform key ``u`` once per batch, and

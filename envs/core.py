@@ -32,7 +32,6 @@ STARTS = ("input", "blank")
 SPLITS = ("train", "test")
 REFINE_STEPS = 6  # the DIS schedule: six supervision steps
 RENDER_MODES = ["ansi", "rgb_array"]
-INFO_KEYS = ("distance", "solved", "step", "puzzle_id", "puzzle_index", "split")
 
 
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:

@@ -1,4 +1,4 @@
-"""Stablemax cross-entropy and Adam-atan2 against their formulas (REFERENCE.md section 3)."""
+"""Stablemax cross-entropy and Adam-atan2 against their formulas (those of the TRM reference code)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Building blocks of the TRM backbone (REFERENCE.md section 2).
+"""Building blocks of the TRM backbone, as in the TRM reference implementation.
 
 Post-norm transformer blocks with gain-free RMSNorm (fp32), rotary position embeddings,
 fused-qkv non-causal attention without biases, and SwiGLU whose inner width is rounded up

@@ -1,7 +1,7 @@
 """The puzzle layer: the one home of domain knowledge (numpy only, no torch).
 
-``get_domain(name)`` returns the domain object (verifier, distance, rendering) of a family;
-``load_puzzles(cfg)`` builds the train and test `PuzzleSet` of a data config.
+``get_domain(name)`` returns the domain object (verifier, distance, rendering) of a family; turning a
+data config into puzzle sets is `dis_rl.data`'s job.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from dis_rl.puzzles.sudoku import DOMAIN as SUDOKU
 _DOMAINS: dict[str, Domain] = {"nqueens": NQUEENS, "arc": ARC, "sudoku": SUDOKU}
 
 
-def register_domain(domain: Domain) -> None:
-    _DOMAINS[domain.name] = domain
-
-
 def get_domain(name: str) -> Domain:
     try:
         return _DOMAINS[name]
@@ -25,4 +21,4 @@ def get_domain(name: str) -> Domain:
         raise ValueError(f"unknown puzzle domain {name!r}; known: {sorted(_DOMAINS)}") from None
 
 
-__all__ = ["PAD", "Domain", "ExampleSource", "PuzzleSet", "get_domain", "register_domain"]
+__all__ = ["PAD", "Domain", "ExampleSource", "PuzzleSet", "get_domain"]
