@@ -165,13 +165,22 @@ def test_random_episodes_keep_their_promises(seed, mode, start, kinds):
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_sb3_ppo_and_maskable_ppo_learn(env_id):
+    import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
 
     env = make(env_id, action_mode="edit", max_steps=16)
     small = dict(n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
-    PPO("MultiInputPolicy", env, **small).learn(64)
-    MaskablePPO("MultiInputPolicy", env, **small).learn(64)
+    for algo in (PPO, MaskablePPO):
+        model = algo("MultiInputPolicy", env, **small)
+        before = [p.detach().clone() for p in model.policy.parameters()]
+        model.learn(64)
+        assert model.num_timesteps == 64, algo.__name__
+        # two rollouts of 32 steps, each followed by a gradient step that moves the policy
+        assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.parameters())), algo.__name__
+        obs, _ = env.reset(seed=1)
+        action, _ = model.predict(obs, deterministic=True)
+        assert env.action_space.contains(action.astype(env.action_space.dtype)), algo.__name__
 
 
 def test_sudoku_from_csv_reports_bad_rows(tmp_path):

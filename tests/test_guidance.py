@@ -4,6 +4,7 @@ export commands, the demo showcase and classifier-free dropout in DIS training."
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -156,7 +157,37 @@ def test_demo_showcase(tiny_run, tmp_path):
     assert "no reference checkpoint" in missing
     slim = export_checkpoint(tiny_run, tmp_path / "slim", evaluate_split=None)
     text = demo_showcase(slim, ws=(1.0, 2.0), max_tries=2)
-    assert "best w" in text and "CFGAgent" in text
+    assert "best w" in text
+    # The outcome the text reports is the agent's: the tiny model solves neither of the first two boards.
+    import gymnasium as gym
+
+    from agents.cfg_agent import CFGAgent
+
+    best_w = float(re.search(r"best w: ([0-9.]+)", text).group(1))
+    agent = CFGAgent(slim, w=best_w)
+    env = gym.make("NQueensRefine-v0", data=agent.config.data, split="test")
+    assert not any(agent.run_episode(env, seed=0, options={"puzzle": p})["solved"] for p in (0, 1))
+    assert text.endswith(f"CFGAgent (w={best_w:g}) solved none of the first 2 test boards.")
+
+
+def test_demo_showcase_shows_the_first_solved_board(tiny_run, tmp_path, monkeypatch):
+    from agents.cfg_agent import CFGAgent
+    from agents.showcase import demo_showcase
+    from dis_rl.export import export_checkpoint
+
+    run_episode = CFGAgent.run_episode
+
+    def solves_board_one(self, env, seed=None, options=None, render=False):  # the real episode, judged solved on 1
+        episode = run_episode(self, env, seed=seed, options=options, render=render)
+        return {**episode, "solved": options["puzzle"] == 1}
+
+    monkeypatch.setattr(CFGAgent, "run_episode", solves_board_one)
+    slim = export_checkpoint(tiny_run, tmp_path / "slim", evaluate_split=None)
+    text = demo_showcase(slim, ws=(1.0,), max_tries=3)
+    head, board = text.split("CFGAgent (w=1) solving test board 1 in ")[1].split(":\n\n")
+    steps, rewards = re.fullmatch(r"(\d+) step\(s\) \(rewards (.*)\)", head).groups()
+    assert len(rewards.split(", ")) == int(steps)  # the episode's own rewards, one per step
+    assert len(board.splitlines()) >= 8  # the rendered 8x8 board of the last frame
 
 
 def test_p_uncond_changes_training_and_is_validated(tmp_path):

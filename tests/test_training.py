@@ -98,6 +98,7 @@ def test_network_calls_are_counted_per_example(tiny_overrides, tmp_path):
     assert (per_batch == 16 * 6 * 2 * (3 + 1)).all()  # batch * N_sup * T * (n + 1)
 
 
+@pytest.mark.slow  # ~110 s on 2 busy cores: a real (tiny) training run
 def test_tiny_training_beats_copying_the_input(tmp_path):
     """One-queen-missing boards: a small DIS model learns to place the last queen on unseen boards."""
     cfg = config_from_dict({}, [
