@@ -116,6 +116,7 @@ def test_tiny_training_beats_copying_the_input(tmp_path):
     assert sum(log[-1]["losses"]) < sum(log[0]["losses"])
 
 
+@pytest.mark.slow  # ~50 s on 2 cores (the demo with its showcase on the shipped checkpoint); CI runs it
 def test_demo_command_trains_and_reports(tiny_overrides, capsys):
     assert main(["demo", *tiny_overrides, "name=demo", "--no-progress"]) == 0
     out = capsys.readouterr().out
