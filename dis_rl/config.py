@@ -22,6 +22,8 @@ class ConfigError(ValueError):
 
 # Block variants of the backbone; dis_rl/model/layers.py says what each one is.
 VARIANTS = ("attention", "mlp", "mlp_hidden_norm")
+# How the step index enters the input (docs/TARGETS.md).
+STEP_INDEX = ("integer", "continuous")
 
 
 @dataclass
@@ -38,7 +40,8 @@ class ModelConfig:
     puzzle_emb_len: int = 16  # P: prefix positions before the grid (slot 0 holds the puzzle vector)
     puzzle_emb_width: int = 0  # 0: hidden size; smaller saves memory on large id tables
     puzzle_emb: bool = True  # learn one vector per puzzle id (needs num_puzzle_ids > 1)
-    step_embedding: int = 8  # rows of the integer step-index embedding; 0 disables it
+    step_embedding: int = 8  # step range 0..step_embedding-1 (integer: rows of the table); 0: no step index
+    step_index: str = "integer"  # integer: a learned row per step (paper) | continuous: t = s / (step_embedding - 1)
     halting_head: bool = False
     rope_base: float = 10000.0
 
@@ -56,6 +59,10 @@ class ModelConfig:
             raise ValueError(f"model.puzzle_emb_width must be in [0, hidden={self.hidden}]")
         if self.step_embedding < 0:
             raise ValueError("model.step_embedding must be >= 0")
+        if self.step_index not in STEP_INDEX:
+            raise ValueError(f"model.step_index must be one of {STEP_INDEX}, got {self.step_index!r}")
+        if self.step_index == "continuous" and self.step_embedding < 2:
+            raise ValueError("model.step_index continuous needs model.step_embedding >= 2 (t = s / (rows - 1))")
 
     @property
     def calls_per_step(self) -> int:
@@ -122,7 +129,7 @@ class DataConfig:
 # train keys that only one method reads; under another known method they must keep their defaults, so that
 # a value that would be silently ignored is refused instead. A new method-specific key belongs here.
 METHOD_ONLY_KEYS = {
-    "dis": ("targets", "p_uncond"),
+    "dis": ("targets", "p_uncond", "path_cells", "step_weights", "dis_loss"),
     "trm": ("halt_exploration_prob", "halt_loss_weight"),
 }
 
@@ -131,7 +138,10 @@ METHOD_ONLY_KEYS = {
 class TrainConfig:
     method: str = "dis"  # dis (Deep Improvement Supervision) | trm (TRM deep supervision + adaptive halting)
     supervision_steps: int = 6  # N_sup (TRM: the most steps an example may take)
-    targets: str = "path"  # target generator: path | mask | replace (DIS)
+    targets: str = "path"  # target generator: path | mask | replace | solver (DIS; docs/TARGETS.md)
+    path_cells: str = "scored"  # path cells: scored (dis-rl) | canvas (public DIS code: whole canvas, PAD scored)
+    step_weights: str = "linear"  # DIS loss weight of step s: linear s/N (paper) | uniform (public DIS code)
+    dis_loss: str = "single"  # single CE(l_c^s, y_s) (paper's choice) | dual: + CE(l_u^s, y_{s-1}) (paper's L_Dual)
     step_input: str = "input"  # what each step embeds: input (paper) | prediction (public DIS code)
     p_uncond: float = 0.0  # classifier-free dropout: share of examples whose step skips the reasoning update
     loss: str = "softmax"  # softmax | stablemax
@@ -180,7 +190,10 @@ class TrainConfig:
         if not 0 <= self.ema < 1:
             raise ValueError(f"train.ema must lie in [0, 1), got {self.ema}")
         choices = {
-            "targets": ("path", "mask", "replace"),
+            "targets": ("path", "mask", "replace", "solver"),
+            "path_cells": ("scored", "canvas"),
+            "step_weights": ("linear", "uniform"),
+            "dis_loss": ("single", "dual"),
             "step_input": ("input", "prediction"),
             "loss": ("softmax", "stablemax"),
             "optimizer": ("adamw", "adam_atan2"),
@@ -208,6 +221,9 @@ class TrainConfig:
                             f"train.{key} is read only by train.method {method}; train.method {self.method} would "
                             f"ignore it (remove it, or keep the default {getattr(defaults, key)!r})"
                         )
+        if self.path_cells == "canvas" and self.targets != "path":
+            raise ValueError(f"train.path_cells canvas (the public DIS code's path) needs train.targets path, "
+                             f"got {self.targets!r}")
 
 
 @dataclass
@@ -231,6 +247,16 @@ class RunConfig:
                 f"model.step_embedding ({self.model.step_embedding}) must exceed train.supervision_steps "
                 f"({self.train.supervision_steps}): step indices run 1..N_sup"
             )
+        if self.model.step_index == "continuous" and self.model.step_embedding != self.train.supervision_steps + 1:
+            raise ValueError(
+                f"model.step_index continuous embeds t = s / (model.step_embedding - 1), which must reach 1 at the "
+                f"last step: set model.step_embedding to train.supervision_steps + 1 = "
+                f"{self.train.supervision_steps + 1} (got {self.model.step_embedding})"
+            )
+        if self.train.method == "dis" and self.train.targets == "solver":
+            from dis_rl.puzzles.solver_order import solver_of
+
+            solver_of(self.data.domain)  # ARC has no solver: a clear error now, not at the first batch
 
     def _validate_trm(self) -> None:
         """TRM halts each example on its own, so slots in one batch sit at different steps: a shared

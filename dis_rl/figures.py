@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from dis_rl.puzzles.base import Domain  # noqa: E402
+from dis_rl.puzzles.base import PAD, Domain  # noqa: E402
 
 if TYPE_CHECKING:
     from dis_rl.guidance import SweepResult
@@ -146,7 +146,13 @@ def show_checkpoint(
     inputs = torch.from_numpy(batch["inputs"]).to(dev)
     labels = torch.from_numpy(batch["labels"]).to(dev)
     generator = torch.Generator(device=dev).manual_seed(seed)
-    frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, model.vocab_size, generator)
+    order = None
+    if tc.targets == "solver":
+        from dis_rl.puzzles.solver_order import solver_order
+
+        order = torch.from_numpy(solver_order(puzzles.domain, batch["inputs"], batch["labels"])).to(dev)
+    frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, model.vocab_size, generator,
+                         cells=tc.path_cells, order=order).clamp(min=PAD)  # canvas frames' IGNORE drawn as PAD
     with torch.no_grad():
         out_roll = rollout(model, inputs, torch.from_numpy(batch["puzzle_ids"]).to(dev), tc.supervision_steps,
                            tc.step_input, float(w))

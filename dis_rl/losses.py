@@ -27,10 +27,14 @@ def token_log_probs(logits: torch.Tensor, kind: str = "stablemax") -> torch.Tens
     raise ValueError(f"unknown loss {kind!r}; expected 'stablemax' or 'softmax'")
 
 
-def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, kind: str = "stablemax") -> torch.Tensor:
-    """Per-example mean CE ``[B]`` over non-PAD target cells (``logits [B, L, V]``, ``targets [B, L]``)."""
+def cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, kind: str = "stablemax", ignore_index: int = PAD
+) -> torch.Tensor:
+    """Per-example mean CE ``[B]`` over target cells other than ``ignore_index`` (``logits [B, L, V]``,
+    ``targets [B, L]``). PAD is skipped by default; the public DIS code's canvas frames skip
+    `dis_rl.targets.IGNORE` instead and so score PAD targets too."""
     logp = token_log_probs(logits, kind)
-    mask = targets != PAD
+    mask = targets != ignore_index
     nll = -logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     nll = torch.where(mask, nll, torch.zeros_like(nll))
     return (nll.sum(-1) / mask.sum(-1).clamp(min=1)).float()

@@ -39,9 +39,16 @@ class TRM(nn.Module):
         self.tokens = nn.Embedding(vocab_size, d)
         trunc_normal_(self.tokens.weight, 1 / math.sqrt(d))
         self.step_emb: nn.Embedding | None = None
-        if cfg.step_embedding:
+        self.step_time: Linear | None = None
+        if cfg.step_embedding and cfg.step_index == "integer":
             self.step_emb = nn.Embedding(cfg.step_embedding, d)
             trunc_normal_(self.step_emb.weight, 1 / math.sqrt(d))
+        elif cfg.step_embedding:
+            # Continuous diffusion-style time: sinusoidal features of t in [0, 1], then a learned map.
+            self.step_time = Linear(d, d)
+            half = d // 2
+            freqs = torch.exp(-math.log(10000.0) * torch.arange(half) / half)
+            self.register_buffer("time_freqs", freqs, persistent=False)
         self.puzzle_emb: nn.Embedding | None = None
         if cfg.puzzle_emb and num_puzzle_ids > 1:
             width = cfg.puzzle_emb_width or d
@@ -98,7 +105,18 @@ class TRM(nn.Module):
                     f"{self.step_emb.num_embeddings}); raise it to at least the number of steps + 1"
                 )
             x = x + self.step_emb.weight[step]
+        if self.step_time is not None and step is not None:
+            x = x + self.step_time(self.time_features(step, x.dtype))
         return x * self.embed_scale
+
+    def time_features(self, step: int, dtype: torch.dtype) -> torch.Tensor:
+        """Sinusoidal features ``[D]`` of ``t = step / (step_embedding - 1)`` (the continuous step index)."""
+        t = step / (self.cfg.step_embedding - 1)
+        if not 0 <= t <= 1:
+            raise ValueError(f"step {step} is outside the continuous step range 0..{self.cfg.step_embedding - 1}")
+        angles = 1000.0 * t * self.time_freqs
+        feats = torch.cat([angles.sin(), angles.cos()])
+        return torch.nn.functional.pad(feats, (0, self.cfg.hidden - feats.numel())).to(dtype)
 
     def net(self, state: torch.Tensor, injection: torch.Tensor) -> torch.Tensor:
         h = state + injection

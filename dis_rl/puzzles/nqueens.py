@@ -171,6 +171,45 @@ def generate(
     return make(tr_x, tr_y, "nqueens-train"), make(np.stack(test_in), np.stack(test_lab), "nqueens-test")
 
 
+def commit_order(inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``[N, 64]`` int16: in which round a constraint-propagation solver commits each queen of the
+    stored label that is not given (-1 for every other cell). A round commits every *forced* queen
+    at once (the only cell left in a free row or a free column that no queen attacks); when none is
+    forced, the solver branches on the free row with the fewest open cells (lowest row on ties) and
+    commits the label's queen there, a round of its own. Forced cells hold a queen in every
+    completion, so they are the label's; a board whose givens leave a free row or column without
+    an open cell, or are not the label's queens, raises ValueError."""
+    inputs, labels = np.atleast_2d(inputs), np.atleast_2d(labels)
+    out = np.full(inputs.shape, -1, dtype=np.int16)
+    rows, cols = np.divmod(np.arange(SEQ_LEN), SIZE)
+    for b in range(len(inputs)):
+        target = labels[b].reshape(SIZE, SIZE) == QUEEN
+        queens = inputs[b].reshape(SIZE, SIZE) == QUEEN
+        if (queens & ~target).any() or not (target.sum(axis=1) == 1).all():
+            raise ValueError(f"board {b}: the given queens are not queens of its label, or the label is not a solution")
+        wave = 0
+        while not (queens == target).all():
+            qr, qc = np.nonzero(queens)
+            attacked = (np.isin(rows, qr) | np.isin(cols, qc) | np.isin(rows - cols, qr - qc)
+                        | np.isin(rows + cols, qr + qc)).reshape(SIZE, SIZE)
+            open_ = ~attacked
+            free_rows, free_cols = ~queens.any(axis=1), ~queens.any(axis=0)
+            row_open, col_open = open_.sum(axis=1), open_.sum(axis=0)
+            if (row_open[free_rows] == 0).any() or (col_open[free_cols] == 0).any():
+                raise ValueError(f"board {b}: a free row or column has no open cell left")
+            forced = open_ & (((row_open == 1) & free_rows)[:, None] | ((col_open == 1) & free_cols)[None, :])
+            if not forced.any():  # branch: the label's queen in the most constrained free row
+                r = int(np.flatnonzero(free_rows)[np.argmin(row_open[free_rows])])
+                forced = np.zeros_like(queens)
+                forced[r] = target[r]
+            if (forced & ~target).any():
+                raise ValueError(f"board {b}: a forced queen is not the label's (the label breaks the givens)")
+            out[b][forced.reshape(-1)] = wave
+            queens = queens | forced
+            wave += 1
+    return out
+
+
 class NQueensDomain:
     """Domain knowledge for 8x8 N-Queens completion (see module docstring)."""
 

@@ -20,7 +20,7 @@ from dis_rl.puzzles.base import PAD, PuzzleSet
 from dis_rl.puzzles.counter_random import counter_uniform
 from dis_rl.puzzles.load_report import LoadReport
 from dis_rl.puzzles.render import colours_to_rgb
-from dis_rl.puzzles.sudoku_solver import ALL, BOXES, UNITS, count_solutions, search, solve
+from dis_rl.puzzles.sudoku_solver import ALL, BOXES, UNITS, count_solutions, deduction_order, search, solve
 
 SIZE = 9
 SEQ_LEN = SIZE * SIZE
@@ -266,6 +266,19 @@ def generate(num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int =
     return generate_with_report(num, seed, keep_fraction, workers)[0]
 
 
+def solver_order(inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``[N, 81]`` int16: the wave in which the logical solver fills each blank of token boards
+    toward their labels (`sudoku_solver.deduction_order`; -1 for givens)."""
+    inputs, labels = np.atleast_2d(inputs).astype(np.int64), np.atleast_2d(labels).astype(np.int64)
+    out = np.empty(inputs.shape, dtype=np.int16)
+    for i, (q, a) in enumerate(zip(inputs - 1, labels - 1)):  # tokens -> digits, blank -> 0
+        try:
+            out[i] = deduction_order(q.tolist(), a.tolist()).waves
+        except ValueError as err:
+            raise ValueError(f"Sudoku board {i}: no solver order toward its label ({err})") from None
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Augmentation on the fly
 
@@ -322,16 +335,34 @@ class SudokuAugmentedSource:
         self.copies = num_aug + 1
         self.seed = seed
         self.num_puzzle_ids = base.num_puzzle_ids
+        self._orders: dict[int, np.ndarray] = {}  # solver order of each base puzzle met so far
+
+    def solver_order(self, indices: np.ndarray) -> np.ndarray:
+        """`solver_order` of the examples ``indices``: computed once per base puzzle and carried
+        through each copy's symmetry (the solver's rules commute with every Sudoku symmetry; only
+        its tie-break among equally constrained guess cells follows the cell numbering)."""
+        puzzle, cells, _ = self._maps(indices)
+        missing = sorted(set(puzzle.tolist()) - set(self._orders))
+        if missing:
+            rows = self.base.get(np.array(missing))
+            for p, order in zip(missing, solver_order(rows["inputs"], rows["labels"])):
+                self._orders[p] = order
+        base = np.stack([self._orders[p] for p in puzzle.tolist()])
+        return np.take_along_axis(base, cells, axis=1)
 
     def __len__(self) -> int:
         return len(self.base) * self.copies
 
-    def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    def _maps(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Base puzzle, cell map and digit map of each example."""
         indices = np.asarray(indices, dtype=np.int64)
         puzzle, aug = np.divmod(indices, self.copies)
         # Key 0 = identity; other keys are unique per (puzzle, augmentation).
         keys = np.where(aug == 0, 0, indices + 1).astype(np.uint64)
-        cells, digits = symmetry_maps(self.seed, keys)
+        return (puzzle, *symmetry_maps(self.seed, keys))
+
+    def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        puzzle, cells, digits = self._maps(indices)
         rows = self.base.get(puzzle)
         return {
             "inputs": augment_tokens(rows["inputs"], cells, digits),

@@ -5,6 +5,13 @@ step ``s = 1..N_sup`` run one refinement step (``T`` cycles, ``n`` latent update
 ``w_s * CE(logits_after, y_s)`` and make one optimiser step; the carry is detached between
 steps. No halting head, no extra forward pass. Network calls: ``N_sup * T * (n + 1)`` per example.
 
+Options, each with the paper's choice as default and the alternative one key away
+(docs/TARGETS.md): ``train.targets`` (path | mask | replace | solver), ``train.path_cells``
+(scored | canvas: the public DIS code's whole-canvas path that also scores PAD),
+``train.step_weights`` (linear ``s / N`` | uniform) and ``train.dis_loss`` (single: the paper's
+Eq. 10 | dual: its Eq. 9, which adds ``CE(l_u^s, y_{s-1})`` for the readout before the step's
+update; frame 0, the path's start, is ``y_0``).
+
 Classifier-free dropout (``train.p_uncond > 0``): per step, each example is dropped with that
 probability, i.e. its reasoning update is skipped (``TRM.step(skip_reasoning=...)``) and its
 readout of the unchanged answer state is trained on the step's target, so the model learns an
@@ -19,7 +26,7 @@ import torch
 
 from dis_rl.losses import cross_entropy
 from dis_rl.rollout import next_step_input
-from dis_rl.targets import make_frames, step_weights
+from dis_rl.targets import make_frames, step_weights, unscored_token
 from dis_rl.train.method import RoundStats
 
 if TYPE_CHECKING:
@@ -31,7 +38,13 @@ class DISMethod:
 
     def __init__(self, trainer: Trainer) -> None:
         self.t = trainer
-        self.weights = step_weights(trainer.cfg.train.supervision_steps)
+        tc = trainer.cfg.train
+        self.weights = step_weights(tc.supervision_steps, tc.step_weights)
+        if tc.targets == "solver":
+            from dis_rl.puzzles.solver_order import SolverOrderSource
+
+            # Batches then also carry each example's solver order (computed once per example).
+            trainer.stream.source = SolverOrderSource(trainer.train_source)
 
     def calls_per_example(self) -> int:
         return self.t.cfg.train.supervision_steps * self.t.cfg.model.calls_per_step
@@ -41,15 +54,19 @@ class DISMethod:
         # Frames are drawn for the global batch and then sharded, so K ranks draw what one process draws.
         batch = t.next_global_batch(tc.batch_size)
         frames = make_frames(tc.targets, batch["inputs"], batch["labels"], tc.supervision_steps, t.vocab_size,
-                             t.target_rng)
+                             t.target_rng, cells=tc.path_cells, order=batch.get("solve_order"), with_start=True)
         inputs, pids, frames = t.shard(batch["inputs"]), t.shard(batch["puzzle_ids"]), t.shard(frames, dim=1)
+        ignore = unscored_token(tc.path_cells)
         carry = t.model.initial_carry(inputs.shape[0])
         losses, previous = [], None
         for s in range(1, tc.supervision_steps + 1):
             with t.autocast():
                 x = t.model.embed(next_step_input(tc.step_input, inputs, previous), pids, s)
                 out = t.model.step(carry, x, skip_reasoning=self.uncond_mask(tc.batch_size))
-                loss = self.weights[s - 1] * cross_entropy(out.logits_after, frames[s - 1], tc.loss).mean()
+                ce = cross_entropy(out.logits_after, frames[s], tc.loss, ignore)
+                if tc.dis_loss == "dual":  # anchor the readout before the update on the previous target
+                    ce = ce + cross_entropy(out.logits_before, frames[s - 1], tc.loss, ignore)
+                loss = self.weights[s - 1] * ce.mean()
             t.optimizer_step(loss)
             carry, previous = out.carry, out.logits_after.detach()
             losses.append(float(loss.detach()))
