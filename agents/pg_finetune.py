@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -42,7 +41,7 @@ from torch import nn
 
 from agents.rl_args import arg, hparams_markdown
 from dis_rl.model.trm import TRM, Carry
-from dis_rl.registration import DOMAIN_ENV_IDS
+from dis_rl.registration import make_refine_env
 from dis_rl.rollout import refine_step
 
 ALGORITHMS = ("reinforce", "ppo", "grpo")
@@ -381,7 +380,6 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     """Fine-tune ``args.checkpoint`` and return the evaluation records (also in ``eval_log.jsonl``)."""
     from torch.utils.tensorboard import SummaryWriter
 
-    import envs  # noqa: F401  (registers the env ids)
     from dis_rl.checkpoint import save_checkpoint
     from dis_rl.evaluate import evaluate
 
@@ -403,11 +401,8 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     if cfg.data.domain not in DOMAINS:
         raise ValueError(f"fine-tuning supports domains {list(DOMAINS)}; the checkpoint's is {cfg.data.domain!r}")
     num_envs = args.puzzles_per_batch * args.group_size
-    env = gym.make_vec(
-        DOMAIN_ENV_IDS[cfg.data.domain], num_envs=num_envs, num_train=cfg.data.num_train, num_test=cfg.data.num_test,
-        puzzle_seed=cfg.data.seed, augment=cfg.data.augment, max_steps=steps,
-        success_bonus=args.success_bonus, step_penalty=args.step_penalty,
-    )
+    env = make_refine_env(cfg.data, num_envs, max_steps=steps, success_bonus=args.success_bonus,
+                          step_penalty=args.step_penalty)
     task = env.unwrapped.task if hasattr(env, "unwrapped") else env.task
     train_set, test_set = task.train, task.test
     value_head = CarryValueHead(cfg.model.hidden, steps) if args.baseline == "learned" else None

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
@@ -28,7 +27,9 @@ from agents.pg_finetune import RunBudget
 from agents.rl_args import arg, hparams_markdown
 from agents.sb3_policy import TRMActorCriticPolicy
 from agents.sb3_vecenv import SB3VecEnv
-from dis_rl.registration import DOMAIN_ENV_IDS
+from dis_rl.config import DataConfig
+from dis_rl.registration import make_refine_env
+from envs.core import REFINE_STEPS
 
 DOMAINS = ("nqueens", "sudoku")  # domains whose refine env PPO from scratch supports
 
@@ -37,12 +38,9 @@ DOMAINS = ("nqueens", "sudoku")  # domains whose refine env PPO from scratch sup
 class PPOArgs:
     """Every hyper-parameter of a PPO-from-scratch run (the ``ppo:`` section of an RL config)."""
 
-    domain: str = arg("nqueens", "nqueens | sudoku (the refine-mode env)")
-    num_train: int = arg(800, "base training puzzles (as in the DIS config, so the test boards match)")
-    num_test: int = arg(200, "test puzzles")
-    puzzle_seed: int = arg(0, "puzzle generator seed (the DIS config's data.seed)")
-    augment: bool = arg(True, "training augmentation")
-    max_steps: int = arg(6, "refinement steps per episode")
+    data: DataConfig = arg(DataConfig(), "the puzzles: a run config's data section (domain nqueens | sudoku); the "
+                           "DIS config's, so the test boards match")
+    max_steps: int = arg(REFINE_STEPS, "refinement steps per episode")
     success_bonus: float = arg(1.0, "env reward for solving")
     step_penalty: float = arg(0.0, "env reward subtracted per step")
     total_env_steps: int = arg(100_000, "PPO.learn(total_timesteps)")
@@ -64,28 +62,29 @@ class PPOArgs:
     eval_every: int = arg(10_000, "env steps between evaluations on the test boards")
 
     def validate(self) -> None:
-        if self.domain not in DOMAINS:
-            raise ValueError(f"ppo.domain must be one of {list(DOMAINS)}, got {self.domain!r}")
-        for name in ("num_train", "num_test", "max_steps", "total_env_steps", "num_envs", "n_steps", "batch_size",
+        self.data.validate()
+        if self.data.domain not in DOMAINS:
+            raise ValueError(f"ppo.data.domain must be one of {list(DOMAINS)}, got {self.data.domain!r}")
+        for name in ("max_steps", "total_env_steps", "num_envs", "n_steps", "batch_size",
                      "n_epochs", "hidden", "heads", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ppo.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.layers < 0 or self.max_seconds < 0:
             raise ValueError("ppo.lr must be > 0, ppo.layers and ppo.max_seconds >= 0")
 
-    def env_kwargs(self) -> dict[str, Any]:
-        return {"num_train": self.num_train, "num_test": self.num_test, "puzzle_seed": self.puzzle_seed,
-                "augment": self.augment, "max_steps": self.max_steps, "success_bonus": self.success_bonus,
-                "step_penalty": self.step_penalty}
+    def make_env(self, num_envs: int, **kwargs: Any):
+        """The vector-native refine env over ``data``'s puzzles with this run's steps and rewards."""
+        return make_refine_env(self.data, num_envs, max_steps=self.max_steps, success_bonus=self.success_bonus,
+                               step_penalty=self.step_penalty, **kwargs)
 
 
-def evaluate_policy_on_test(model: PPO, env_id: str, env_kwargs: dict[str, Any]) -> tuple[float, float]:
+def evaluate_policy_on_test(model: PPO, args: PPOArgs) -> tuple[float, float]:
     """Shares of test puzzles the deterministic policy solves within the step budget (the env's
     verifier) and whose final answer equals the stored label."""
-    probe = gym.make_vec(env_id, num_envs=1, **env_kwargs)
+    probe = args.make_env(1)
     count = len(probe.unwrapped.task.test) if hasattr(probe, "unwrapped") else len(probe.task.test)
     probe.close()
-    env = gym.make_vec(env_id, num_envs=count, split="test", **env_kwargs)
+    env = args.make_env(count, split="test")
     obs, _ = env.reset(options={"split": "test", "puzzle": list(range(count))})
     labels = env.unwrapped.task.test.labels if hasattr(env, "unwrapped") else env.task.test.labels
     solved = np.zeros(count, dtype=bool)
@@ -103,9 +102,9 @@ def evaluate_policy_on_test(model: PPO, env_id: str, env_kwargs: dict[str, Any])
 
 
 class _EvalCallback(BaseCallback):
-    def __init__(self, args: PPOArgs, env_id: str, run_dir: Path, writer, budget: RunBudget) -> None:
+    def __init__(self, args: PPOArgs, run_dir: Path, writer, budget: RunBudget) -> None:
         super().__init__()
-        self.args, self.env_id, self.run_dir, self.writer, self.budget = args, env_id, run_dir, writer, budget
+        self.args, self.run_dir, self.writer, self.budget = args, run_dir, writer, budget
         self.network_calls = 0
         self.train_s = 0.0
         self.clock = time.perf_counter()
@@ -116,7 +115,7 @@ class _EvalCallback(BaseCallback):
 
     def evaluate(self) -> None:
         self.train_s += time.perf_counter() - self.clock
-        valid, exact = evaluate_policy_on_test(self.model, self.env_id, self.args.env_kwargs())
+        valid, exact = evaluate_policy_on_test(self.model, self.args)
         steps = int(self.model.num_timesteps)
         record = {"env_steps": steps, "network_calls": self.network_calls, "train_s": round(self.train_s, 3),
                   "elapsed_s": round(time.perf_counter() - self.started, 3), "valid": valid, "exact": exact}
@@ -158,16 +157,13 @@ class _EvalCallback(BaseCallback):
 def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
               budget: RunBudget | None = None) -> list[dict[str, Any]]:
     """Train PPO from scratch and return the evaluation records (also in ``eval_log.jsonl``)."""
-    import envs  # noqa: F401  (registers the env ids)
-
     args.validate()
     if threads:
         torch.set_num_threads(threads)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "eval_log.jsonl").write_text("")
-    env_id = DOMAIN_ENV_IDS[args.domain]
-    venv = SB3VecEnv(gym.make_vec(env_id, num_envs=args.num_envs, **args.env_kwargs()))
+    venv = SB3VecEnv(args.make_env(args.num_envs))
     venv.seed(seed)
     model = PPO(
         TRMActorCriticPolicy, venv, learning_rate=args.lr, n_steps=args.n_steps, batch_size=args.batch_size,
@@ -184,7 +180,7 @@ def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 
     model.set_logger(configure(str(run_dir / "tb" / "sb3"), ["tensorboard"]))
     writer = SummaryWriter(str(run_dir / "tb"))
     writer.add_text("hyperparameters", hparams_markdown(args))
-    callback = _EvalCallback(args, env_id, run_dir, writer, budget or RunBudget())
+    callback = _EvalCallback(args, run_dir, writer, budget or RunBudget())
     total = args.total_env_steps if not (budget and (budget.max_network_calls or budget.max_train_seconds)) else 10**12
     model.learn(total, callback=callback)
     if not callback.stop and (not callback.records or callback.records[-1]["env_steps"] != model.num_timesteps):

@@ -9,8 +9,9 @@ from typing import Any
 
 
 def arg(default: Any, help: str) -> Any:
-    """A dataclass field with its help text (CleanRL's one-place hyper-parameters); lists and dicts are copied."""
-    if isinstance(default, (list, dict)):
+    """A dataclass field with its help text (CleanRL's one-place hyper-parameters); lists, dicts and config
+    sections are copied per instance."""
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
         return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 

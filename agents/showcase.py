@@ -17,12 +17,10 @@ def demo_showcase(checkpoint: str | Path | None = None, ws: Sequence[float] = SH
     """The text to print: the guidance sweep on the checkpoint's test boards and one rendered
     NQueensRefine-v0 episode (ansi) solved by the guided agent at the best ``w``. Returns a short
     explanation instead when there is no checkpoint (nothing is raised)."""
-    import gymnasium as gym
-
-    import envs  # noqa: F401  (registers the env ids)
     from agents.cfg_agent import CFGAgent
     from dis_rl.checkpoint import CheckpointError, resolve_checkpoint
     from dis_rl.guidance import sweep_checkpoint
+    from dis_rl.registration import make_refine_env
 
     path = Path(checkpoint) if checkpoint is not None else SHIPPED_CHECKPOINT
     try:
@@ -37,8 +35,7 @@ def demo_showcase(checkpoint: str | Path | None = None, ws: Sequence[float] = SH
     data = agent.config.data
     if data.domain != "nqueens":
         return result.to_markdown() + f"\n(the episode needs an N-Queens checkpoint; this one is {data.domain})"
-    env = gym.make("NQueensRefine-v0", num_train=data.num_train, num_test=data.num_test, puzzle_seed=data.seed,
-                   augment=data.augment, render_mode="ansi", split="test")
+    env = make_refine_env(data, render_mode="ansi", split="test")
     lines = [f"Reference checkpoint {path}", "", result.to_markdown(), ""]
     for puzzle in range(min(max_tries, data.num_test)):
         episode = agent.run_episode(env, seed=0, options={"puzzle": puzzle}, render=True)

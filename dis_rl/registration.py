@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from importlib.abc import MetaPathFinder
+from typing import Any
 
 ENV_IDS = {
     "NQueensRefine-v0": "nqueens:NQueensRefineVectorEnv",
@@ -20,6 +21,22 @@ ENV_IDS = {
 
 # The refine-mode env of each puzzle domain (``data.domain``).
 DOMAIN_ENV_IDS = {"nqueens": "NQueensRefine-v0", "sudoku": "SudokuRefine-v0", "arc": "ARCRefine-v0"}
+
+
+def make_refine_env(data: Any, num_envs: int | None = None, **kwargs: Any):
+    """The refine-mode env of a data config's domain over exactly that config's puzzles (the trainer's
+    `dis_rl.data.puzzle_sets`): ``data`` is a `DataConfig` or its dict, e.g. a checkpoint's ``config.data``.
+    One Gymnasium env (``gym.make``) when ``num_envs`` is None, else the vector-native env of ``num_envs``;
+    ``kwargs`` are the env's other arguments (``max_steps``, ``split``, rewards, ``render_mode``)."""
+    import gymnasium as gym
+
+    register_envs()
+    domain = data["domain"] if isinstance(data, dict) else data.domain
+    if domain not in DOMAIN_ENV_IDS:
+        raise ValueError(f"no refine env for data.domain {domain!r}; expected one of {sorted(DOMAIN_ENV_IDS)}")
+    if num_envs is None:
+        return gym.make(DOMAIN_ENV_IDS[domain], data=data, **kwargs)
+    return gym.make_vec(DOMAIN_ENV_IDS[domain], num_envs=num_envs, data=data, **kwargs)
 
 
 def register_envs() -> None:

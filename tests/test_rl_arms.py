@@ -11,16 +11,17 @@ import yaml
 from agents.ppo_scratch import PPOArgs, train_ppo
 from agents.rl_arm import load_arm, run_arm
 from dis_rl.compare import Budget
+from dis_rl.config import DataConfig
 
 torch.set_num_threads(1)
 
-TINY_PPO = {"domain": "nqueens", "num_train": 10, "num_test": 4, "max_steps": 2, "total_env_steps": 64,
+TINY_PPO = {"data": {"domain": "nqueens", "num_train": 10, "num_test": 4}, "max_steps": 2, "total_env_steps": 64,
             "num_envs": 4, "n_steps": 8, "batch_size": 16, "n_epochs": 1, "hidden": 16, "layers": 1, "heads": 1,
             "eval_every": 32}
 
 
 def test_train_ppo_evaluates_on_schedule_and_saves_the_policy(tmp_path):
-    records = train_ppo(PPOArgs(**TINY_PPO), tmp_path, seed=0, threads=1)
+    records = train_ppo(PPOArgs(**{**TINY_PPO, "data": DataConfig(**TINY_PPO["data"])}), tmp_path, seed=0, threads=1)
     # evaluations at the start, after each rollout that crosses eval_every (32 env steps = one rollout), at the end
     assert [r["env_steps"] for r in records] == [0, 32, 64]
     # per rollout of 4 envs x 8 steps: 32 acting calls, 4 bootstrap values, 1 epoch x 32 training passes
@@ -55,3 +56,18 @@ def test_run_arm_spends_the_budget_and_reports_calls_per_env_step(tmp_path):
     assert calls == [0, 68, 136]  # each rollout crosses one eval point (68 calls); the budget stops it at 136
     assert [e["env_steps"] for e in run.evals] == [0, 32, 64]
     assert run.calls_per_example == run.realised_calls_per_example == pytest.approx(136 / 64)
+
+
+def test_arms_build_their_envs_from_the_whole_data_config():
+    from dis_rl.data import puzzle_sets
+    from dis_rl.registration import make_refine_env
+
+    data = DataConfig(num_train=10, num_test=4, min_queens=5, max_queens=5)  # fields hand copies used to lose
+    train, test = puzzle_sets(data)
+    assert ((test.inputs == 2).sum(1) == 5).all()  # token 2: a given queen
+    for env in (PPOArgs(data=data).make_env(3), make_refine_env(data, 3), make_refine_env(data).unwrapped):
+        task = env.unwrapped.task if hasattr(env, "unwrapped") else env.task
+        assert (task.train.inputs == train.inputs).all() and (task.test.inputs == test.inputs).all()
+        env.close()
+    with pytest.raises(ValueError, match="ppo.data.domain must be one of"):
+        PPOArgs(data=DataConfig(domain="arc")).validate()
