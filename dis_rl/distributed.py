@@ -26,7 +26,6 @@ import torch
 import torch.distributed as dist
 
 from dis_rl.config import ConfigError
-from dis_rl.evaluate import EvalResult
 from dis_rl.optim import touched_rows
 
 
@@ -184,47 +183,3 @@ def eval_indices(n: int, ctx: DistContext) -> np.ndarray:
     return np.array_split(np.arange(n), ctx.world_size)[ctx.rank]
 
 
-def gather_eval(local: EvalResult | None, num_local: int, steps: int, seq_len: int, ctx: DistContext,
-                device: torch.device) -> EvalResult:
-    """Merge the ranks' results on their blocks (in rank order) into the result on the whole set.
-
-    Means are re-weighted by each rank's puzzle count; predictions are concatenated. Tensors, not
-    pickled objects, travel between ranks."""
-    if not ctx.enabled:
-        assert local is not None
-        return local
-    width = 4 + 3 * steps
-    stats = torch.zeros(width, dtype=torch.float64, device=device)
-    preds = torch.zeros(0, seq_len, dtype=torch.long, device=device)
-    if local is not None and num_local:
-        stats = torch.tensor(
-            [num_local, local.valid * num_local, local.exact * num_local, local.copy_valid * num_local,
-             *(np.array(local.valid_per_step) * num_local), *(np.array(local.exact_per_step) * num_local),
-             *(np.array(local.hamming_per_step) * num_local)],
-            dtype=torch.float64, device=device,
-        )
-        preds = torch.as_tensor(local.predictions, dtype=torch.long, device=device)
-    sizes = torch.tensor([num_local], dtype=torch.long, device=device)
-    all_sizes = [torch.zeros_like(sizes) for _ in range(ctx.world_size)]
-    dist.all_gather(all_sizes, sizes)
-    counts = [int(s) for s in all_sizes]
-    longest = max(counts)
-    preds = torch.cat([preds, preds.new_zeros(longest - preds.shape[0], seq_len)])
-    all_stats = [torch.zeros_like(stats) for _ in range(ctx.world_size)]
-    all_preds = [torch.zeros_like(preds) for _ in range(ctx.world_size)]
-    dist.all_gather(all_stats, stats)
-    dist.all_gather(all_preds, preds)
-    total = torch.stack(all_stats).sum(0).cpu().numpy()
-    n = total[0]
-    per = total[4:] / n
-    predictions = torch.cat([p[:k] for p, k in zip(all_preds, counts)]).cpu().numpy()
-    return EvalResult(
-        valid=float(total[1] / n),
-        exact=float(total[2] / n),
-        valid_per_step=per[:steps].tolist(),
-        exact_per_step=per[steps : 2 * steps].tolist(),
-        hamming_per_step=per[2 * steps :].tolist(),
-        copy_valid=float(total[3] / n),
-        num_puzzles=int(n),
-        predictions=predictions,
-    )

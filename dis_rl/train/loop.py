@@ -21,7 +21,7 @@ from dis_rl.checkpoint import CheckpointError, git_commit, load_checkpoint, opti
 from dis_rl.config import RunConfig, save_config
 from dis_rl.data import build_data
 from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
-from dis_rl.evaluate import EvalResult, evaluate
+from dis_rl.evaluate import EvalResult, evaluate, gather_eval
 from dis_rl.model.trm import TRM
 from dis_rl.optim import EMA, AdamAtan2, SignSGD, warmup_factor
 from dis_rl.train.method import Method, RoundStats
@@ -156,7 +156,7 @@ class Trainer:
             self.eval_model(), puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size,
             device=self.device, precision=tc.precision,
         ) if len(puzzles) else None
-        return distributed.gather_eval(local, len(puzzles), tc.supervision_steps, self.seq_len, self.dist,
+        return gather_eval(local, len(puzzles), tc.supervision_steps, self.seq_len, self.dist,
                                        self.device)
 
     # -- checkpoints ---------------------------------------------------------------------------
