@@ -81,7 +81,7 @@ def load_arm(path: Path, overrides: list[str], seed: int, budget, eval_points: i
 
 
 def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
-    from dis_rl.compare import ArmRun
+    from dis_rl.arms import ArmRun
 
     records = run_rl(cfg, run_dir)
     # A fine-tuned arm starts where its pretraining ended: its curve is drawn after the
@@ -102,7 +102,7 @@ def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
 
 
 def register_compare_arms() -> None:
-    from dis_rl.compare import register_arm_kind
+    from dis_rl.arms import register_arm_kind
 
     for kind in ARMS:
         register_arm_kind(kind, run_arm, load_arm)

@@ -11,7 +11,7 @@ The headline is the paper's efficiency claim read two ways: calls per example pe
 schedule ``N_sup * T * (n + 1)``: DIS 18 vs TRM 336) and calls needed to reach the baseline's final
 accuracy. The last printed line states the second reading.
 
-Arm kinds map to runners in `ARM_KINDS`; ``dis`` and ``trm`` train with the shared `Trainer`.
+Arm kinds map to runners in `dis_rl.arms.ARM_KINDS`; ``dis`` and ``trm`` train with the shared `Trainer`.
 Another kind (an RL fine-tuning arm) registers a runner that returns the same `ArmRun`.
 """
 
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dis_rl.arms import ARM_KINDS, ARM_LOADERS, ArmRun, register_arm_kind  # noqa: F401 (re-exported)
 from dis_rl.config import ConfigError, RunConfig, _build, apply_overrides, load_config, locate_config, read_yaml
 
 
@@ -148,16 +149,6 @@ def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> R
 
 
 # -- running arms ----------------------------------------------------------------------------------
-@dataclass
-class ArmRun:
-    """One arm x seed: its evaluations (in order) and what an example cost."""
-
-    evals: list[dict]  # each: network_calls, train_s, valid, exact, env_steps
-    calls_per_example: float  # schedule: most calls one example can cost per batch
-    realised_calls_per_example: float  # mean calls an example actually cost
-    parameters: int = 0
-
-
 def run_supervised(run: RunConfig, run_dir: Path, progress: bool) -> ArmRun:
     """Train a DIS or TRM arm with the shared loop and read its evaluation log."""
     from dis_rl.train.loop import Trainer, read_jsonl
@@ -176,18 +167,8 @@ def run_supervised(run: RunConfig, run_dir: Path, progress: bool) -> ArmRun:
                   trainer.model.num_parameters())
 
 
-ARM_KINDS: dict[str, Callable[[RunConfig, Path, bool], ArmRun]] = {"dis": run_supervised, "trm": run_supervised}
-# Arm kinds whose config is not a train config: ``loader(path, overrides, seed, budget, eval_points)``
-# returns the arm's resolved config (with ``name``, ``seed`` and ``to_dict()``).
-ARM_LOADERS: dict[str, Callable] = {}
-
-
-def register_arm_kind(kind: str, runner: Callable[[RunConfig, Path, bool], ArmRun],
-                      loader: Callable | None = None) -> None:
-    """Add an arm kind (e.g. ``rl``): ``runner(run_config, run_dir, progress) -> ArmRun``."""
-    ARM_KINDS[kind] = runner
-    if loader is not None:
-        ARM_LOADERS[kind] = loader
+register_arm_kind("dis", run_supervised)
+register_arm_kind("trm", run_supervised)
 
 
 # -- summarising -----------------------------------------------------------------------------------
