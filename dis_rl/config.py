@@ -150,6 +150,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = 0.1
     warmup_steps: int = 100  # optimiser steps of linear warm-up
+    lr_schedule: str = "constant"  # after warm-up: constant (TRM) | cosine decay over max_batches to lr_min_ratio*lr
+    lr_min_ratio: float = 0.1  # cosine: the final learning rate as a share of train.lr
     grad_clip: float = 1.0  # max global grad norm; 0 disables
     puzzle_emb_lr: float = 1e-2
     puzzle_emb_weight_decay: float = 0.1
@@ -197,6 +199,7 @@ class TrainConfig:
             "step_input": ("input", "prediction"),
             "loss": ("softmax", "stablemax"),
             "optimizer": ("adamw", "adam_atan2"),
+            "lr_schedule": ("constant", "cosine"),
             "precision": ("fp32", "bf16"),
         }
         for name, allowed in choices.items():
@@ -210,6 +213,11 @@ class TrainConfig:
         for name in ("eval_at_calls", "eval_at_seconds"):
             if any(p <= 0 for p in getattr(self, name)):
                 raise ValueError(f"train.{name} must hold positive values, got {getattr(self, name)}")
+        if not 0 <= self.lr_min_ratio <= 1:
+            raise ValueError(f"train.lr_min_ratio must lie in [0, 1], got {self.lr_min_ratio}")
+        if self.lr_schedule == "cosine" and (self.max_network_calls or self.max_train_seconds or self.max_seconds):
+            raise ValueError("train.lr_schedule cosine decays over train.max_batches; it cannot follow a budget in "
+                             "network calls or seconds (use lr_schedule constant with those)")
         if not 0 <= self.halt_exploration_prob <= 1:
             raise ValueError(f"train.halt_exploration_prob must lie in [0, 1], got {self.halt_exploration_prob}")
         if self.method in METHOD_ONLY_KEYS:

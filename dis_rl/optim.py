@@ -4,6 +4,7 @@ puzzle-embedding table, a linear warm-up, and an exponential moving average of w
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -74,6 +75,15 @@ class SignSGD(torch.optim.Optimizer):
 def warmup_factor(step: int, warmup_steps: int) -> float:
     """Linear warm-up to 1 over ``warmup_steps`` optimiser steps, then constant."""
     return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
+
+
+def schedule_factor(schedule: str, progress: float, min_ratio: float) -> float:
+    """The LR multiplier after warm-up at ``progress`` (share of the run's batches done):
+    ``constant`` 1; ``cosine`` from 1 down to ``min_ratio`` at the end of the run."""
+    if schedule == "constant":
+        return 1.0
+    progress = min(max(progress, 0.0), 1.0)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class EMA:

@@ -63,3 +63,27 @@ def test_signsgd_moves_only_rows_in_the_batch():
 def test_warmup_is_linear_then_constant():
     assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert warmup_factor(0, 0) == 1.0
+
+
+def test_cosine_schedule_decays_to_min_ratio_and_refuses_call_budgets(tiny_overrides):
+    import math
+
+    import pytest
+
+    from dis_rl.config import config_from_dict
+    from dis_rl.optim import schedule_factor
+    from dis_rl.train import Trainer
+
+    assert schedule_factor("constant", 0.7, 0.1) == 1.0
+    assert schedule_factor("cosine", 0.0, 0.1) == 1.0
+    assert schedule_factor("cosine", 0.5, 0.1) == pytest.approx(0.55)
+    assert schedule_factor("cosine", 1.0, 0.1) == pytest.approx(0.1)
+    cfg = config_from_dict({}, tiny_overrides + ["train.lr_schedule=cosine", "train.warmup_steps=0", "train.lr=0.01"])
+    trainer = Trainer(cfg, progress=False)
+    trainer.batches = 2  # half-way through the 4 batches
+    assert trainer.lr == pytest.approx(0.01 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5))))
+    trainer.batches = 0
+    trainer.run()
+    assert trainer.lr == pytest.approx(0.01 * 0.1)  # the end of the run
+    with pytest.raises(ValueError, match="cosine"):
+        config_from_dict({}, tiny_overrides + ["train.lr_schedule=cosine", "train.max_network_calls=1000"])

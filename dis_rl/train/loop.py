@@ -23,7 +23,7 @@ from dis_rl.data import build_data
 from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
 from dis_rl.model.trm import TRM
-from dis_rl.optim import EMA, AdamAtan2, SignSGD, warmup_factor
+from dis_rl.optim import EMA, AdamAtan2, SignSGD, schedule_factor, warmup_factor
 from dis_rl.train.method import Method, RoundStats
 from dis_rl.train.stream import ExampleStream
 
@@ -129,7 +129,7 @@ class Trainer:
             )
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.dense_parameters(), self.cfg.train.grad_clip)
-        factor = warmup_factor(self.opt_steps, self.cfg.train.warmup_steps)
+        factor = self._lr_factor(self.opt_steps)
         for name, opt in self.optimizers.items():
             for group in opt.param_groups:
                 group["lr"] = self.base_lrs[name] * factor
@@ -138,9 +138,14 @@ class Trainer:
             self.ema.update(self.model)
         self.opt_steps += 1
 
+    def _lr_factor(self, opt_step: int) -> float:
+        tc = self.cfg.train
+        progress = self.batches / max(tc.max_batches, 1)
+        return warmup_factor(opt_step, tc.warmup_steps) * schedule_factor(tc.lr_schedule, progress, tc.lr_min_ratio)
+
     @property
     def lr(self) -> float:
-        return self.base_lrs["model"] * warmup_factor(max(self.opt_steps - 1, 0), self.cfg.train.warmup_steps)
+        return self.base_lrs["model"] * self._lr_factor(max(self.opt_steps - 1, 0))
 
     # -- evaluation ----------------------------------------------------------------------------
     def eval_model(self) -> TRM:
