@@ -6,7 +6,10 @@ Every step's prediction is scored, so the curves show whether each step improves
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +21,8 @@ from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
 from dis_rl.puzzles.base import PAD, Domain, PuzzleSet
 from dis_rl.rollout import rollout
+
+SPLITS = ("train", "test")  # the splits a checkpoint's puzzles come in
 
 
 @dataclass
@@ -121,20 +126,40 @@ def load_model(checkpoint: str, device: torch.device | str = "cpu"):
     return model.to(device).eval(), cfg, ckpt
 
 
-def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "auto") -> EvalResult:
-    """``dis-rl eval``: rebuild the run's data and model and evaluate on ``split``."""
-    from dis_rl.data import build_data
+class LoadedRun:
+    """A checkpoint made ready to use: its evaluation model on ``device``, the run config, the checkpoint,
+    and (built on first use, from the run's own data config) the ``split``'s puzzles."""
+
+    def __init__(self, model: TRM, cfg: Any, checkpoint: Any, split: str, device: torch.device) -> None:
+        self.model, self.cfg, self.checkpoint, self.split, self.device = model, cfg, checkpoint, split, device
+
+    @functools.cached_property
+    def puzzles(self) -> Any:
+        """The training `ExampleSource` (``split="train"``) or the test `PuzzleSet`, as training drew them."""
+        from dis_rl.data import build_data
+
+        train_source, test_set = build_data(self.cfg.data)
+        return train_source if self.split == "train" else test_set
+
+
+def load_run(checkpoint: str | Path, split: str = "test", device: str = "auto") -> LoadedRun:
+    """Checkpoint -> model, config and the ``split``'s puzzles: the one path behind ``eval``, ``sweep-w``,
+    ``show`` and ``eval --vote``. ``split`` is ``train`` or ``test``; ``device`` as ``train.device``."""
     from dis_rl.device import resolve_device
 
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     dev = resolve_device(device)
-    model, cfg, _ = load_model(checkpoint, dev)
-    train_source, test_set = build_data(cfg.data)
-    if split == "train":
-        if not isinstance(train_source, PuzzleSet):
-            raise ValueError("split=train needs a materialised training set; this domain augments on the fly")
-        puzzles = train_source
-    else:
-        puzzles = test_set
+    model, cfg, ckpt = load_model(str(checkpoint), dev)
+    return LoadedRun(model, cfg, ckpt, split, dev)
+
+
+def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "auto") -> EvalResult:
+    """``dis-rl eval``: rebuild the run's data and model and evaluate on ``split``."""
+    run = load_run(checkpoint, split, device)
+    model, cfg, dev, puzzles = run.model, run.cfg, run.device, run.puzzles
+    if not isinstance(puzzles, PuzzleSet):
+        raise ValueError("split=train needs a materialised training set; this domain augments on the fly")
     tc = cfg.train
     return evaluate(model, puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size, device=dev,
                     precision=tc.precision)

@@ -127,18 +127,14 @@ def show_checkpoint(
     seeded with ``seed``."""
     import torch
 
-    from dis_rl.data import build_data
-    from dis_rl.device import resolve_device
-    from dis_rl.evaluate import load_model
+    from dis_rl.evaluate import load_run
     from dis_rl.guidance import default_output
     from dis_rl.puzzles import get_domain
     from dis_rl.rollout import rollout
     from dis_rl.targets import make_frames
 
-    dev = resolve_device(device)
-    model, cfg, ckpt = load_model(str(checkpoint), dev)
-    train_source, test_set = build_data(cfg.data)
-    puzzles = train_source if split == "train" else test_set
+    run = load_run(checkpoint, split, device)
+    model, cfg, ckpt, dev, puzzles = run.model, run.cfg, run.checkpoint, run.device, run.puzzles
     if not 0 <= puzzle < len(puzzles):
         raise IndexError(f"--puzzle must lie in 0..{len(puzzles) - 1} for the {split} split, got {puzzle}")
     batch = puzzles.get(np.array([puzzle]))

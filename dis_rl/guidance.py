@@ -304,21 +304,16 @@ def sweep_checkpoint(
     ``runs/sweep_w/<run name>`` under the working directory). On an ARC run's test split the sweep
     covers the first ``max_aug`` augmentations of each test pair and also votes over them (the
     predictor and confidence rule of ``dis-rl eval --vote``)."""
-    from dis_rl.data import build_data
-    from dis_rl.device import resolve_device
-    from dis_rl.evaluate import load_model
+    from dis_rl.evaluate import load_run
 
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    dev = resolve_device(device)
-    model, cfg, ckpt = load_model(str(checkpoint), dev)
+    run = load_run(checkpoint, split, device)
+    model, cfg, ckpt, dev = run.model, run.cfg, run.checkpoint, run.device
     if cfg.data.domain == "arc" and split == "test":
         from dis_rl.vote import arc_vote_source
 
         puzzles = arc_vote_source(model, cfg)  # every augmentation: per-step numbers and votes
     else:
-        train_source, test_set = build_data(cfg.data)
-        puzzles = train_source if split == "train" else test_set
+        puzzles = run.puzzles
     tc = cfg.train
     result = sweep_w(model, puzzles, ws, tc.supervision_steps, tc.step_input, tc.eval_batch_size, dev,
                      tc.precision, max_aug=max_aug)

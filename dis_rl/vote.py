@@ -74,12 +74,11 @@ def vote_checkpoint(
 ):
     """Vote over the first `max_aug` augmentations (all if None) of every test pair of the run's ARC
     evaluation tasks; returns the `VoteResult` and writes ``submission.json`` if asked."""
-    from dis_rl.device import resolve_device
-    from dis_rl.evaluate import load_model
+    from dis_rl.evaluate import load_run
     from dis_rl.puzzles.arc_vote import evaluate_votes
 
-    dev = resolve_device(device)
-    model, cfg, _ = load_model(checkpoint, dev)
+    run = load_run(checkpoint, "test", device)
+    model, cfg, dev = run.model, run.cfg, run.device
     source = arc_vote_source(model, cfg)
     tc = cfg.train
     predict = model_predictor(model, tc.supervision_steps, tc.step_input, dev, tc.precision)

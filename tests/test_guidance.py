@@ -204,3 +204,15 @@ def test_p_uncond_changes_training_and_is_validated(tmp_path):
     assert any(not torch.equal(plain[k], dropped[k]) for k in plain)
     with pytest.raises(ConfigError, match="p_uncond"):
         config_from_dict({}, ["train.p_uncond=1.5"])
+
+
+def test_load_run_is_the_one_checkpoint_path(tiny_run):
+    from dis_rl.data import build_data
+    from dis_rl.evaluate import load_run
+
+    run = load_run(tiny_run, "test", "cpu")
+    _, test = build_data(run.cfg.data)
+    assert run.split == "test" and not run.model.training and run.device.type == "cpu"
+    assert (run.puzzles.inputs == test.inputs).all() and (run.puzzles.labels == test.labels).all()
+    with pytest.raises(ValueError, match="split must be one of"):  # eval, sweep-w, show and vote all refuse it
+        load_run(tiny_run, "validation", "cpu")
