@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/dis-rl demo
+	$(BIN)/dis-rl demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not gpu"

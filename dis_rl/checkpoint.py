@@ -2,7 +2,11 @@
 
 Layout: ``<run>/checkpoints/step_<N>/{model,optim}.safetensors + meta.json`` and a ``latest``
 pointer file. A step folder is written under a temporary name and renamed when complete; the
-pointer is replaced atomically, so a crash mid-write leaves the previous checkpoint intact.
+pointer is replaced atomically, so a crash mid-write leaves the previous checkpoint intact (its
+``.tmp-*`` folder is removed by `remove_partial_writes` when the next run starts there).
+
+Only finite weights are ever written (`NonFiniteWeights`) or read, and every reader of ``meta.json``
+goes through `read_meta`, which checks its shape and raises one `CheckpointError` naming the file.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ VERSION = 1
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt or does not fit the model."""
+
+
+class NonFiniteWeights(CheckpointError):
+    """Tensors holding NaN or infinity: never written, never loaded."""
 
 
 @dataclass
@@ -104,6 +112,38 @@ def atomic_folder(final: Path) -> Iterator[Path]:
         raise
 
 
+def non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors holding NaN or infinity."""
+    return [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def _refuse_non_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
+    bad = non_finite(tensors)
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise NonFiniteWeights(f"{where}: {len(bad)} tensor(s) hold NaN or infinite values ({shown})")
+
+
+def remove_partial_writes(ckpt_dir: str | Path) -> list[Path]:
+    """Delete what a killed writer left in ``ckpt_dir`` (``.tmp-*`` folders, the pointer's temp
+    file); call it only while holding the run folder's lock. Returns what was removed."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return []
+    removed = sorted(ckpt_dir.glob(".tmp-*")) + sorted(ckpt_dir.glob(".latest.tmp"))
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return removed
+
+
+def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
+    """The step folder ``latest`` points at, or None when there is none (or it is unreadable)."""
+    try:
+        return resolve_checkpoint(ckpt_dir)
+    except CheckpointError:
+        return None
+
+
 def save_checkpoint(
     ckpt_dir: str | Path,
     step: int,
@@ -113,20 +153,32 @@ def save_checkpoint(
     extra_tensors: dict[str, torch.Tensor] | None = None,
     keep: int = 2,
 ) -> Path:
-    """Write ``step_<step>`` atomically, point ``latest`` at it, prune to ``keep`` folders."""
+    """Write ``step_<step>`` atomically, point ``latest`` at it, prune to ``keep`` folders.
+
+    Refuses (`NonFiniteWeights`) weights, EMA or optimiser state holding NaN/inf, so ``latest``
+    always points at usable weights; a failed write (disk full) is a `CheckpointError` saying
+    which checkpoint is still intact."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     optim_tensors, optim_meta = _flatten_optimizers(optimizers or {})
     optim_tensors.update({k: v.detach().cpu().contiguous() for k, v in (extra_tensors or {}).items()})
-    full_meta = {"format": FORMAT, "version": VERSION, **meta, "optim": optim_meta, "step": step}
+    model_tensors = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}
     final = ckpt_dir / f"step_{step:08d}"
-    with atomic_folder(final) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model_state.items()}, str(tmp / "model.safetensors"))
-        save_file(optim_tensors, str(tmp / "optim.safetensors"))
-        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=1, default=_json_default))
-    pointer = ckpt_dir / ".latest.tmp"
-    pointer.write_text(final.name + "\n")
-    os.replace(pointer, ckpt_dir / "latest")
+    _refuse_non_finite({**model_tensors, **optim_tensors}, f"checkpoint {final} not written")
+    full_meta = {"format": FORMAT, "version": VERSION, **meta, "optim": optim_meta, "step": step}
+    try:
+        with atomic_folder(final) as tmp:
+            save_file(model_tensors, str(tmp / "model.safetensors"))
+            save_file(optim_tensors, str(tmp / "optim.safetensors"))
+            (tmp / "meta.json").write_text(json.dumps(full_meta, indent=1, default=_json_default))
+        pointer = ckpt_dir / ".latest.tmp"
+        pointer.write_text(final.name + "\n")
+        os.replace(pointer, ckpt_dir / "latest")
+    except (OSError, SafetensorError) as err:
+        kept = latest_checkpoint(ckpt_dir)
+        still = f"the previous checkpoint {kept} is intact" if kept else "no earlier checkpoint exists"
+        raise CheckpointError(f"could not write checkpoint {final} ({err}); {still}. Free disk space in "
+                              f"{ckpt_dir} and resume with --resume") from None
     steps = sorted(p for p in ckpt_dir.glob("step_*") if p.is_dir())
     for old in steps[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
@@ -155,8 +207,12 @@ def resolve_checkpoint(path: str | Path) -> Path:
             return candidate
         pointer = candidate / "latest"
         if pointer.is_file():
-            target = candidate / pointer.read_text().strip()
-            if (target / "meta.json").is_file():
+            try:
+                name = pointer.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as err:
+                raise CheckpointError(f"{pointer} is unreadable ({err}); it should name a step_<N> folder") from None
+            target = candidate / name
+            if name and "/" not in name and (target / "meta.json").is_file():
                 return target
             raise CheckpointError(f"{pointer} points at {target}, which holds no checkpoint")
     raise CheckpointError(
@@ -166,21 +222,88 @@ def resolve_checkpoint(path: str | Path) -> Path:
     )
 
 
-def load_checkpoint(path: str | Path, with_optim: bool = True) -> Checkpoint:
-    folder = resolve_checkpoint(path)
+# The sections every reader uses, with the type each must have.
+_META_SECTIONS = {"config": dict, "data": dict}
+_DATA_FIELDS = {"vocab_size": int, "seq_len": int, "num_puzzle_ids": int}
+# What resuming a training run reads from ``trainer`` (RL and exported checkpoints hold others).
+_TRAINER_FIELDS = {"batches": int, "opt_steps": int, "examples": int, "network_calls": int, "elapsed_s": (int, float),
+                   "stream": dict}
+
+
+def read_meta(folder: str | Path) -> dict[str, Any]:
+    """The checked ``meta.json`` of a step or exported folder: the one reader of checkpoint metadata.
+
+    Anything that is not the metadata of a dis-rl checkpoint (bad bytes or JSON, the wrong shape,
+    a newer format) raises `CheckpointError` naming the file and what was expected."""
+    path = Path(folder) / "meta.json"
+
+    def bad(problem: str) -> CheckpointError:
+        return CheckpointError(f"{path} is corrupt or not dis-rl checkpoint metadata: {problem}")
+
     try:
-        meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{folder / 'meta.json'} is unreadable or corrupt: {err}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{folder / 'meta.json'} is not a dis-rl checkpoint (format={meta.get('format')!r})")
-    if meta.get("version", 0) > VERSION:
-        raise CheckpointError(f"{folder} was written by a newer dis-rl (format version {meta['version']})")
+        meta = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as err:
+        raise CheckpointError(f"{path} is unreadable: {err}") from None
+    except UnicodeDecodeError as err:
+        raise bad(f"not UTF-8 text ({err})") from None
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, too deeply nested, huge numbers
+        raise bad(f"not valid JSON ({str(err)[:200]})") from None
+    if not isinstance(meta, dict):
+        raise bad(f"expected a JSON object, got {type(meta).__name__}")
+    if meta.get("format") != FORMAT:
+        raise bad(f"format is {_short(meta.get('format'))}, expected {FORMAT!r}")
+    version = meta.get("version")
+    if type(version) is not int:
+        raise bad(f"version is {_short(version)}, expected an integer")
+    if version > VERSION:
+        raise CheckpointError(f"{path.parent} was written by a newer dis-rl (format version {version}; "
+                              f"this one reads up to {VERSION})")
+    for section, kind in _META_SECTIONS.items():
+        if not isinstance(meta.get(section), kind):
+            raise bad(f"'{section}' is {_short(meta.get(section))}, expected a JSON object")
+    if "trainer" in meta and not isinstance(meta["trainer"], dict):
+        raise bad(f"'trainer' is {_short(meta['trainer'])}, expected a JSON object")
+    _check_fields(meta["data"], _DATA_FIELDS, "data", bad)
+    return meta
+
+
+def _check_fields(values: dict, spec: dict, section: str, bad) -> None:
+    for key, kind in spec.items():
+        value = values.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise bad(f"'{section}.{key}' is {_short(value)}, expected {getattr(kind, '__name__', 'a number')}")
+
+
+def trainer_state(ckpt: Checkpoint) -> dict[str, Any]:
+    """The ``trainer`` section a training run resumes from, checked like `read_meta` checks the rest."""
+
+    def bad(problem: str) -> CheckpointError:
+        return CheckpointError(f"{ckpt.path / 'meta.json'} cannot be resumed: {problem}")
+
+    state = ckpt.meta.get("trainer")
+    if not isinstance(state, dict):
+        raise bad("it has no 'trainer' section (an exported or RL checkpoint is not a training run)")
+    _check_fields(state, _TRAINER_FIELDS, "trainer", bad)
+    return state
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def load_checkpoint(path: str | Path, with_optim: bool = True) -> Checkpoint:
+    """Read a checkpoint (see `resolve_checkpoint` for ``path``); refuses corrupt files and
+    non-finite weights with a `CheckpointError`."""
+    folder = resolve_checkpoint(path)
+    meta = read_meta(folder)
     try:
         model_state = load_file(str(folder / "model.safetensors"))
         optim = load_file(str(folder / "optim.safetensors")) if with_optim else {}
     except (SafetensorError, OSError, RuntimeError) as err:
         raise CheckpointError(f"{folder}: tensor file is missing or corrupt: {err}") from None
+    weights = {**model_state, **{k: v for k, v in optim.items() if k.startswith("ema/")}}
+    _refuse_non_finite(weights, f"{folder} is unusable")
     return Checkpoint(folder, meta, model_state, optim)
 
 

@@ -21,14 +21,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     extra += ["data.strict=true"] if getattr(args, "strict", False) else []
     cfg = load_config(args.config, args.overrides + extra)
     try:
-        trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress)
+        trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress, resume=args.resume,
+                          overwrite=args.overwrite)
         main = trainer.dist.is_main  # under torchrun only rank 0 reports
         if main:
             print(f"run folder: {trainer.run_dir}  |  model: {trainer.model.num_parameters():,} parameters "
                   f"|  device: {trainer.device} x {trainer.dist.world_size} process(es)  "
                   f"|  train examples: {len(trainer.train_source):,}")
             print(describe_data(trainer.train_source, trainer.test_set, cfg.model.puzzle_emb_width or cfg.model.hidden))
-        result = trainer.run(resume=args.resume)
+            if trainer.data_warnings:
+                print(f"data: {len(trainer.data_warnings)} source(s) had bad files or rows, skipped (listed above "
+                      f"and in {trainer.run_dir / 'data_warnings.txt'})")
+        result = trainer.run()
     finally:
         shutdown_distributed()
     if main:
@@ -56,7 +60,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_data_stats(args: argparse.Namespace) -> int:
     from dis_rl.data_stats import data_stats
 
-    print(data_stats(args.source, num_aug=args.num_aug, strict=args.strict))
+    print(data_stats(args.source, num_aug=args.num_aug, strict=args.strict,
+                     multiple_solutions="keep" if args.keep_multiple_solutions else "reject"))
     return 0
 
 
@@ -169,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "e.g. nqueens_dis")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.lr=3e-4 model.hidden=128")
     p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run a used run folder holds (default: refuse it)")
     p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--arc-dir", action="append", default=[], metavar="DIR",
@@ -193,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("--num-aug", type=int, default=1000, help="augmentations per ARC puzzle to plan (default 1000)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad task file or CSV row")
+    p.add_argument("--keep-multiple-solutions", action="store_true",
+                   help="Sudoku: skip the uniqueness check (a few ms a row) and count such rows as valid")
     p.set_defaults(func=_cmd_data_stats)
 
     p = sub.add_parser("sweep-w", help="sweep the guidance scale w on a checkpoint's test puzzles",
@@ -227,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The README's first command: a short DIS run on 8x8 N-Queens.")
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo run (make demo passes it)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("compare", help="train several methods (DIS, TRM, ...) to one budget and compare them",
@@ -260,13 +270,14 @@ def main(argv: list[str] | None = None) -> int:
     from dis_rl.puzzles.arc import ARCFormatError
     from dis_rl.puzzles.arc_augment import LeakageError
     from dis_rl.puzzles.sudoku import SudokuFormatError
+    from dis_rl.runs import RunFolderError
     from dis_rl.train.loop import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (ConfigError, CheckpointError, FileNotFoundError, FileExistsError, ARCFormatError, LeakageError,
-            SudokuFormatError) as err:
+            SudokuFormatError, RunFolderError) as err:
         print(f"dis-rl: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

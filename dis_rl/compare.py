@@ -17,16 +17,15 @@ Another kind (an RL fine-tuning arm) registers a runner that returns the same `A
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dis_rl.arms import ARM_KINDS, ARM_LOADERS, ArmRun, register_arm_kind  # noqa: F401 (re-exported)
 from dis_rl.config import ConfigError, RunConfig, _build, apply_overrides, load_config, locate_config, read_yaml
+from dis_rl.runs import check_creatable, check_run_name, folder_lock
 
 
 # -- the compare file ------------------------------------------------------------------------------
@@ -62,6 +61,7 @@ class CompareConfig:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
     def validate(self) -> None:
+        check_run_name(self.name)
         if isinstance(self.seeds, int) and self.seeds < 1 or isinstance(self.seeds, list) and not self.seeds:
             raise ValueError(f"seeds must be a count >= 1 or a non-empty list, got {self.seeds!r}")
         if (self.budget.network_calls > 0) == (self.budget.seconds > 0):
@@ -386,9 +386,9 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     cfg, base_dir = load_compare_config(path, overrides)
     runs = {arm.name: {seed: arm_run_config(cfg, arm, seed, base_dir) for seed in cfg.seed_list} for arm in cfg.arms}
     run_dir = Path(cfg.out_dir) / cfg.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_creatable(run_dir)  # before any arm trains
     results: dict[str, dict[int, ArmRun]] = {}
-    with _folder_lock(run_dir):  # a second compare here would wipe the arm folders this one writes
+    with folder_lock(run_dir, "compare"):  # a second compare here would wipe the arm folders this one writes
         for arm in cfg.arms:
             results[arm.name] = {}
             for seed, run in runs[arm.name].items():
@@ -410,27 +410,6 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     log(f"plot: {plot}   table: {run_dir / 'compare.md'}   TensorBoard: tensorboard --logdir {run_dir}")
     log(verdict_.line if verdict_ else "no baseline/contender pair (needs a trm and a dis arm, or set both)")
     return CompareResult(run_dir, summaries, verdict_, table, plot)
-
-
-@contextlib.contextmanager
-def _folder_lock(run_dir: Path):
-    """Refuse to run while another live process holds ``run_dir`` (a stale lock is taken over)."""
-    lock = run_dir / ".compare.lock"
-    if lock.is_file():
-        try:
-            pid = int(lock.read_text().strip())
-            os.kill(pid, 0)
-        except (ValueError, ProcessLookupError, PermissionError):
-            pass  # unreadable or its process is gone: stale
-        else:
-            if pid != os.getpid():
-                raise FileExistsError(f"another dis-rl compare (pid {pid}) is running in {run_dir}; wait for it or "
-                                   f"delete {lock} if that process is not a compare")
-    lock.write_text(f"{os.getpid()}\n")
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh: bool,

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from dis_rl.runs import check_run_name
+
 
 class ConfigError(ValueError):
     """A user-caused configuration problem (bad file, key, type or value)."""
@@ -102,6 +104,7 @@ class DataConfig:
     keep_fraction: float = 0.1  # generator: keep the hardest share of candidates
     workers: int = 1  # generator processes
     cache_dir: str = ""  # generated Sudoku sets are cached here ("": ~/.cache/dis-rl)
+    multiple_solutions: str = "reject"  # Sudoku CSV: reject | keep puzzles with several solutions (docs/DATA.md)
 
     def validate(self) -> None:
         domains = ("nqueens", "sudoku", "arc")
@@ -116,6 +119,8 @@ class DataConfig:
             raise ValueError(f"data.keep_fraction must lie in (0, 1], got {self.keep_fraction}")
         if self.workers < 1:
             raise ValueError(f"data.workers must be >= 1, got {self.workers}")
+        if self.multiple_solutions not in ("reject", "keep"):
+            raise ValueError(f"data.multiple_solutions must be 'reject' or 'keep', got {self.multiple_solutions!r}")
         if self.domain == "arc" and not (self.sources or self.arc_dirs):
             raise ValueError("data.sources and data.arc_dirs are both empty: name at least one source of tasks")
         if self.test_csv_path and not self.csv_path:
@@ -244,6 +249,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
+        check_run_name(self.name)
         if self.preset and self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         for part in (self.data, self.model, self.train):

@@ -152,14 +152,27 @@ def _sudoku_sets(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
 
 
 def _load_csv(path: str, strict: bool) -> PuzzleSet:
+    """Every well-formed row (bad ones are skipped with a warning); uniqueness is checked later, on
+    the rows a run uses only (it costs milliseconds a row and Sudoku-Extreme has millions)."""
     from dis_rl.puzzles.sudoku import load_csv
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"Sudoku CSV {path} does not exist")
-    puzzles, report = load_csv(path, strict=strict)
-    if report.num_bad:
-        warnings.warn(f"{path}: {report}", stacklevel=2)
-    return puzzles
+    return load_csv(path, strict=strict, multiple_solutions="keep")[0]
+
+
+def _unique_only(puzzles: PuzzleSet, path: str, cfg: DataConfig) -> PuzzleSet:
+    """The uniqueness rule (data.multiple_solutions) applied to the rows a run uses."""
+    from dis_rl.puzzles.load_report import LoadReport
+    from dis_rl.puzzles.sudoku import drop_multiple_solutions
+
+    if cfg.multiple_solutions == "keep":
+        return puzzles
+    report = LoadReport(unit="rows", read=len(puzzles))
+    kept = drop_multiple_solutions(puzzles, path, cfg.strict, report)
+    report.loaded = len(kept)
+    report.warn(path)
+    return kept
 
 
 def _sudoku_csv(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
@@ -167,6 +180,7 @@ def _sudoku_csv(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
     if cfg.test_csv_path:
         test = _load_csv(cfg.test_csv_path, cfg.strict)
         test = test.subset(np.arange(min(cfg.num_test, len(test)))) if cfg.num_test else test
+        test = _unique_only(test, cfg.test_csv_path, cfg)
         train_rows = np.arange(len(rows))
     else:
         if cfg.num_test >= len(rows):
@@ -174,10 +188,28 @@ def _sudoku_csv(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
                 f"{cfg.csv_path}: {len(rows)} valid rows cannot hold data.num_test={cfg.num_test} test rows"
             )
         test = rows.subset(np.arange(len(rows) - cfg.num_test, len(rows)), name=rows.name + "-test")
+        test = _unique_only(test, cfg.csv_path, cfg)
         train_rows = np.arange(len(rows) - cfg.num_test)
     if cfg.num_train:
         train_rows = train_rows[: cfg.num_train]
-    return rows.subset(train_rows), test
+    return _unique_only(rows.subset(train_rows), cfg.csv_path, cfg), test
+
+
+def _read_generated_cache(path: Path, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The cached arrays, or None (with a warning naming the file) when it is unreadable or does
+    not hold ``total`` puzzles: the caller regenerates and replaces it."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            questions, answers, rating = data["questions"], data["answers"], data["rating"]
+        if questions.shape != (total, 81) or answers.shape != (total, 81) or rating.shape != (total,):
+            raise ValueError(f"arrays of shape {questions.shape}, {answers.shape}, {rating.shape}, "
+                             f"expected ({total}, 81), ({total}, 81), ({total},)")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        warnings.warn(f"Sudoku generator cache {path} is corrupt ({err}); regenerating it", stacklevel=3)
+        return None
+    return questions, answers, rating
 
 
 def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
@@ -188,9 +220,9 @@ def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
     key = f"{total}-{cfg.seed}-{cfg.keep_fraction}"
     cache = Path(cfg.cache_dir or Path.home() / ".cache" / "dis-rl")
     path = cache / f"sudoku-gen-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
-    if path.is_file():
-        data = np.load(path)
-        questions, answers, rating = data["questions"], data["answers"], data["rating"]
+    cached = _read_generated_cache(path, total) if path.is_file() else None
+    if cached is not None:
+        questions, answers, rating = cached
     else:
         puzzles, report = generate_with_report(total, seed=cfg.seed, keep_fraction=cfg.keep_fraction,
                                                workers=cfg.workers)

@@ -6,14 +6,26 @@ counts, plus the bad files of a directory. A Sudoku CSV: rows, bad rows and the 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from dis_rl.puzzles.load_report import SkippedItemsWarning
 
-def data_stats(target: str, num_aug: int = 1000, strict: bool = False, seed: int = 0) -> str:
+
+def data_stats(target: str, num_aug: int = 1000, strict: bool = False, seed: int = 0,
+               multiple_solutions: str = "reject") -> str:
+    """The report as text; bad files and rows are listed in it (so their warnings are not repeated).
+    ``multiple_solutions="keep"`` skips the Sudoku uniqueness check (milliseconds a row)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedItemsWarning)
+        return _data_stats(target, num_aug, strict, seed, multiple_solutions)
+
+
+def _data_stats(target: str, num_aug: int, strict: bool, seed: int, multiple_solutions: str) -> str:
     if target.endswith(".csv") or Path(target).is_file():
-        return sudoku_csv_stats(target, strict=strict)
+        return sudoku_csv_stats(target, strict=strict, multiple_solutions=multiple_solutions)
     from dis_rl.puzzles.arc import BUILTIN_SOURCES, load_arc_dir
     from dis_rl.puzzles.arc_augment import data_stats as arc_stats
 
@@ -29,18 +41,21 @@ def data_stats(target: str, num_aug: int = 1000, strict: bool = False, seed: int
     return "\n".join(lines)
 
 
-def sudoku_csv_stats(path: str, strict: bool = False) -> str:
+def sudoku_csv_stats(path: str, strict: bool = False, multiple_solutions: str = "reject") -> str:
     from dis_rl.puzzles.sudoku import _histogram, load_csv
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"Sudoku CSV {path} does not exist")
-    puzzles, report = load_csv(path, strict=strict)
+    puzzles, report = load_csv(path, strict=strict, multiple_solutions=multiple_solutions)
     rating = puzzles.extras.get("rating", np.zeros(0))
-    givens = (puzzles.inputs > 1).sum(axis=1) if len(puzzles) else np.zeros(0)
+    givens = (puzzles.inputs > 1).sum(axis=1)
+    spread = (f"min {givens.min()}, median {int(np.median(givens))}, max {givens.max()}" if len(givens)
+              else "no valid puzzles")
+    unique = "checked" if multiple_solutions == "reject" else "not checked (multiple_solutions=keep)"
     lines = [
-        f"Sudoku CSV {path}: {report.read} rows, {report.loaded} valid, {report.num_bad} bad",
-        f"  givens per puzzle: min {givens.min(initial=0)}, median {int(np.median(givens)) if len(givens) else 0}, "
-        f"max {givens.max(initial=0)}",
+        f"Sudoku CSV {path}: {report.read} rows, {report.loaded} valid, {report.num_bad} bad; "
+        f"unique solutions {unique}",
+        f"  givens per puzzle: {spread}",
         f"  rating histogram (solver backtracks): {_histogram(rating[rating >= 0]) if len(rating) else {}}",
     ]
     if report.num_bad:

@@ -11,7 +11,7 @@ from dis_rl.puzzles import sudoku
 from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for, time_limited
 
 _DEFAULTS = {"num_train": 100, "num_test": 20, "seed": 0, "keep_fraction": 1.0, "csv_path": "",
-             "test_csv_path": "", "strict": False}
+             "test_csv_path": "", "strict": False, "multiple_solutions": "reject"}
 
 
 def sudoku_task(
@@ -22,13 +22,15 @@ def sudoku_task(
     num_test: int = 20,
     puzzle_seed: int = 0,
     keep_fraction: float = 1.0,
+    multiple_solutions: str = "reject",
     data: Any = None,
     **episode: Any,
 ) -> RefineTask:
     """The `RefineTask` behind the Sudoku envs (``episode``: action_mode, max_steps, start, split,
     success_bonus, step_penalty; other arguments as in `SudokuRefineEnv`)."""
     own = {"num_train": num_train, "num_test": num_test, "seed": puzzle_seed, "keep_fraction": keep_fraction,
-           "csv_path": str(csv_path or ""), "test_csv_path": str(test_csv_path or ""), "strict": strict}
+           "csv_path": str(csv_path or ""), "test_csv_path": str(test_csv_path or ""), "strict": strict,
+           "multiple_solutions": multiple_solutions}
     train, test = puzzle_sets_for("sudoku", data, own, _DEFAULTS)
     return RefineTask(
         domain=sudoku.DOMAIN,
@@ -37,7 +39,7 @@ def sudoku_task(
         blank_token=sudoku.BLANK,
         paintable=range(sudoku.BLANK, sudoku.VOCAB_SIZE),  # erase (blank) or a digit
         fixed_cells=lambda inputs: inputs > sudoku.BLANK,
-        distance_is_exact=False,  # distance is to the stored label; the verifier decides
+        distance_is_exact=True,  # SudokuDomain.distance is 0 exactly for answers the verifier accepts
         **episode,
     )
 
@@ -60,7 +62,7 @@ class SudokuRefineEnv(RefineEnv):
 
     ## Rewards
     ``(d_prev - d_new) / 81 + success_bonus * solved - step_penalty``, ``d`` = cells differing from the
-    solution (generated and Sudoku-Extreme puzzles have exactly one).
+    solution (generated puzzles and loaded CSV rows have exactly one), 0 for any solved grid.
 
     ## Starting State
     A puzzle drawn with ``self.np_random`` (or ``options["puzzle"]``, an index); the answer starts as
@@ -73,7 +75,8 @@ class SudokuRefineEnv(RefineEnv):
     ## Arguments
     ``gym.make("SudokuRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
     success_bonus=1.0, step_penalty=0.0, csv_path=None, test_csv_path=None, strict=False,
-    num_train=100, num_test=20, puzzle_seed=0, keep_fraction=1.0, data=None, render_mode=None)``.
+    num_train=100, num_test=20, puzzle_seed=0, keep_fraction=1.0, multiple_solutions="reject", data=None,
+    render_mode=None)``.
     Puzzles come from `dis_rl.data.puzzle_sets`, the trainer's path, so the same arguments (or
     ``data``: a `DataConfig` or its dict, e.g. a checkpoint's ``config["data"]``) give the same
     train/test puzzles as ``dis-rl train``. Without ``csv_path`` the puzzles come from the built-in
@@ -81,8 +84,10 @@ class SudokuRefineEnv(RefineEnv):
     harder and slower; cached on disk). With ``csv_path`` (Sudoku-Extreme layout
     ``source,question,answer,rating``) bad rows are skipped and reported with their line numbers, or
     ``strict=True`` raises on the first; the test split is ``test_csv_path`` or the last
-    ``num_test`` rows of the same file (never rows of the training split). ``max_steps`` defaults to
-    6 (refine) or 81 (edit).
+    ``num_test`` rows of the same file (never rows of the training split). A question with several
+    solutions is such a bad row unless ``multiple_solutions="keep"``: then any valid completion that
+    keeps the givens is solved at distance 0, so ``solved`` and ``distance`` never disagree
+    (docs/DATA.md). ``max_steps`` defaults to 6 (refine) or 81 (edit).
     """
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:

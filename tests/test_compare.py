@@ -9,6 +9,7 @@ import yaml
 from dis_rl.cli import main
 from dis_rl.compare import ArmSummary, compare, load_compare_config, verdict
 from dis_rl.config import ConfigError
+from dis_rl.runs import LOCK_NAME
 
 torch.set_num_threads(1)
 
@@ -126,9 +127,10 @@ def test_a_second_compare_on_a_busy_folder_is_refused(tmp_path, capsys):
     cfg, _ = load_compare_config(path)
     run_dir = tmp_path / "runs" / cfg.name  # write_arms puts out_dir there
     run_dir.mkdir(parents=True)
-    (run_dir / ".compare.lock").write_text(f"{os.getppid()}\n")  # a live process that is not us
+    lock = run_dir / LOCK_NAME  # the one lock `dis-rl train` takes too
+    lock.write_text(f"{os.getppid()} compare\n")  # a live process that is not us
     assert main(["compare", str(path), "--no-progress"]) == 2
     assert "another dis-rl compare" in capsys.readouterr().err
-    (run_dir / ".compare.lock").write_text("999999999\n")  # stale: taken over
+    lock.write_text("999999999 compare\n")  # stale: taken over
     compare(path, progress=False, log=lambda _: None)
-    assert not (run_dir / ".compare.lock").exists()
+    assert not lock.exists()

@@ -44,8 +44,8 @@ def _data():
     return tuple(dataclasses.replace(s, puzzle_ids=np.arange(len(s)) % 5 + 1, num_puzzle_ids=6) for s in (train, test))
 
 
-def _trainer(run_dir) -> Trainer:
-    return Trainer(_cfg(), run_dir, progress=False, data=_data())
+def _trainer(run_dir, resume: bool = False) -> Trainer:
+    return Trainer(_cfg(), run_dir, progress=False, data=_data(), resume=resume)
 
 
 def _free_port() -> int:
@@ -62,7 +62,7 @@ def _worker(rank: int, world: int, port: int, jobs: list[tuple[str, bool]]) -> N
 
     try:
         for run_dir, resume in jobs:
-            _trainer(run_dir).run(resume=resume)
+            _trainer(run_dir, resume).run()
     finally:
         shutdown_distributed()
 
@@ -86,7 +86,7 @@ def runs(tmp_path_factory):
     from_one = _branch_at(one, root / "one_then_two", 2)
     mp.spawn(_worker, args=(2, _free_port(), [(str(two), False), (str(from_one), True)]), nprocs=2, join=True)
     from_two = _branch_at(two, root / "two_then_one", 2)
-    _trainer(from_two).run(resume=True)
+    _trainer(from_two, resume=True).run()
     return {"one": one, "two": two, "one_then_two": from_one, "two_then_one": from_two}
 
 

@@ -73,12 +73,13 @@ def test_csv_tokens_and_uniqueness_check(tmp_path):
     path = _csv(
         tmp_path, [f"a,{QUESTION},{ANSWER},59", f"b,{solved_but_one},{ANSWER},", f"c,{few_clues},{ANSWER},0"]
     )
-    puzzles, report = load_csv(path)
+    puzzles, report = load_csv(path, multiple_solutions="keep")
     assert len(puzzles) == 3 and report.num_bad == 0
     assert puzzles.vocab_size == 11 and puzzles.seq_len == 81
     assert puzzles.inputs[0, 0] == 5 and puzzles.inputs[0, 1] == 1 and puzzles.labels[0, 1] == 7
     assert puzzles.extras["rating"].tolist() == [59.0, -1.0, 0.0]
-    puzzles, report = load_csv(path, check_unique=True)
+    with pytest.warns(UserWarning, match="line 4: the question has more than one solution"):
+        puzzles, report = load_csv(path)  # the default: the uniqueness rule
     assert len(puzzles) == 2 and "line 4: the question has more than one solution" in report.errors[0]
 
 
@@ -134,6 +135,6 @@ def test_domain_verify_distance_render():
 
 @needs_shared
 def test_shared_csv_loads_clean():
-    puzzles, report = load_csv(SHARED / "magictour_top1465.csv")
+    puzzles, report = load_csv(SHARED / "magictour_top1465.csv", multiple_solutions="keep")  # uniqueness: 10 s
     assert len(puzzles) == 1465 and report.num_bad == 0
     assert get_domain("sudoku").verify(puzzles.inputs, puzzles.labels).all()

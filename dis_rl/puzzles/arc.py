@@ -148,7 +148,8 @@ def load_task_file(path: str | Path) -> ARCTask:
 def load_arc_dir(directory: str | Path, strict: bool = False) -> tuple[list[ARCTask], LoadReport]:
     """All ``*.json`` tasks under `directory` (recursive, sorted by path).
 
-    A bad file is skipped and listed in the report; with ``strict=True`` the first one raises.
+    A bad file is skipped, listed in the report and announced in a `SkippedItemsWarning` (so every
+    caller reports it); with ``strict=True`` the first one raises.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -169,6 +170,7 @@ def load_arc_dir(directory: str | Path, strict: bool = False) -> tuple[list[ARCT
         report.loaded += 1
     if not tasks and not report.errors:
         raise FileNotFoundError(f"no *.json task files under {directory}")
+    report.warn(str(directory))
     return tasks, report
 
 
@@ -331,7 +333,8 @@ class ARCDomain:
     grid_shape = (CANVAS, CANVAS)
 
     def verify(self, inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        return self.distance(inputs, preds, labels) == 0
+        """Exact match on the scored cells; a pair with none (a hidden test output) is never solved."""
+        return (self.distance(inputs, preds, labels) == 0) & (self.scored_cells(labels) > 0)
 
     def distance(self, inputs: np.ndarray, answers: np.ndarray, labels: np.ndarray) -> np.ndarray:
         answers, labels = np.atleast_2d(answers), np.atleast_2d(labels)

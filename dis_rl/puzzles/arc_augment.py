@@ -439,6 +439,9 @@ def data_stats(source: str | Path, num_aug: int = 1000, seed: int = 0) -> str:
     lines = [f"ARC data: {source_title(source)}"]
     for split in ("train", "test"):
         tasks = load_tasks(source, split)
+        if not tasks:  # every file was bad: the caller prints which and why
+            lines.append(f"{split}: no valid tasks")
+            continue
         demos = sum(len(t.train) for t in tasks)
         tests = sum(len(t.test) for t in tasks)
         hidden = sum(y is None for t in tasks for _, y in t.test)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
+
+
+class SkippedItemsWarning(UserWarning):
+    """A tolerant load skipped bad items (task files, CSV rows); the message names each and why."""
 
 
 @dataclass
@@ -24,3 +29,9 @@ class LoadReport:
         if self.num_bad > 20:
             shown.append(f"  ... and {self.num_bad - 20} more")
         return "\n".join([head] + shown)
+
+    def warn(self, where: str) -> None:
+        """Say what was skipped (a `SkippedItemsWarning` naming each bad item); nothing if none was.
+        Every tolerant loader calls this, so no path skips data in silence."""
+        if self.num_bad:
+            warnings.warn(f"{where}: {self}", SkippedItemsWarning, stacklevel=3)

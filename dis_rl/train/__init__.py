@@ -8,10 +8,11 @@ register_method("dis", DISMethod)
 register_method("trm", TRMMethod)
 
 
-def train(cfg, run_dir=None, resume: bool = False, progress: bool = True):
+def train(cfg, run_dir=None, resume: bool = False, progress: bool = True, overwrite: bool = False):
     """Train ``cfg`` (a `RunConfig`) in ``run_dir`` (default ``out_dir/name``); returns the final
-    `EvalResult`. Also available as ``dis-rl train CONFIG``."""
-    return Trainer(cfg, run_dir, progress).run(resume=resume)
+    `EvalResult`. A folder holding an earlier run needs ``resume`` or ``overwrite``.
+    Also available as ``dis-rl train CONFIG``."""
+    return Trainer(cfg, run_dir, progress, resume=resume, overwrite=overwrite).run()
 
 
 __all__ = ["METHODS", "RoundStats", "Trainer", "TrainingDiverged", "register_method", "train"]

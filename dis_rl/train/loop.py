@@ -8,28 +8,40 @@ evaluating and checkpointing on schedule, and returns the final evaluation.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from dis_rl import distributed
-from dis_rl.checkpoint import CheckpointError, git_commit, load_checkpoint, optimizer_state, save_checkpoint
+from dis_rl import distributed, runs
+from dis_rl.checkpoint import (
+    CheckpointError,
+    NonFiniteWeights,
+    git_commit,
+    latest_checkpoint,
+    load_checkpoint,
+    optimizer_state,
+    remove_partial_writes,
+    save_checkpoint,
+    trainer_state,
+)
 from dis_rl.config import RunConfig, save_config
 from dis_rl.data import build_data
 from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
 from dis_rl.model.trm import TRM
 from dis_rl.optim import EMA, AdamAtan2, SignSGD, schedule_factor, warmup_factor
+from dis_rl.puzzles.load_report import SkippedItemsWarning
 from dis_rl.train.method import Method, RoundStats
 from dis_rl.train.stream import ExampleStream
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss or the weights became NaN or infinite; the last checkpoint with finite weights is kept."""
 
 
 METHODS: dict[str, type] = {}
@@ -45,14 +57,19 @@ def build_model(cfg: RunConfig, vocab_size: int, seq_len: int, num_puzzle_ids: i
 
 class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
-                 data: tuple | None = None) -> None:
-        """``data``: ``(train_source, test_set)`` in place of ``build_data(cfg.data)`` (benchmarks)."""
+                 data: tuple | None = None, resume: bool = False, overwrite: bool = False) -> None:
+        """``data``: ``(train_source, test_set)`` in place of ``build_data(cfg.data)`` (benchmarks).
+        ``resume`` continues the run folder's last checkpoint; ``overwrite`` replaces the run a used
+        folder holds; without either a used folder is refused here, before any data is built."""
         self.cfg, tc = cfg, cfg.train
         cfg.validate()  # the one validation, also for configs built in Python rather than parsed
         if tc.method not in METHODS:
             raise ValueError(f"train.method {tc.method!r} is unknown; available: {sorted(METHODS)}")
         self.run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
+        self.resume_requested, self.overwrite = resume, overwrite
         self.dist = distributed.context_from_env()  # torchrun's variables; one process without them
+        if self.dist.is_main:  # rank 0 owns the folder; the others only read its checkpoints
+            runs.check_run_dir(self.run_dir, resume=resume, overwrite=overwrite)
         self.progress = progress and self.dist.is_main
         self.device = resolve_device(tc.device, self.dist.local_rank)
         distributed.init_distributed(self.dist, self.device)
@@ -61,7 +78,12 @@ class Trainer:
             torch.set_num_threads(tc.threads)
         torch.manual_seed(tc.seed)
 
-        self.train_source, self.test_set = data if data is not None else build_data(cfg.data)
+        with warnings.catch_warnings(record=True) as caught:  # what the loaders skipped, kept for the run's log
+            warnings.simplefilter("always")
+            self.train_source, self.test_set = data if data is not None else build_data(cfg.data)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.data_warnings = [str(w.message) for w in caught if issubclass(w.category, SkippedItemsWarning)]
         self.vocab_size = self.train_source.vocab_size
         self.seq_len = self.test_set.seq_len
         self.model = build_model(cfg, self.vocab_size, self.seq_len, self.train_source.num_puzzle_ids).to(self.device)
@@ -122,11 +144,8 @@ class Trainer:
         sparse = list(self.model.puzzle_emb.parameters()) if self.model.puzzle_emb is not None else []
         global_loss = distributed.average_gradients(self.model.dense_parameters(), sparse, loss, self.dist)
         if not torch.isfinite(global_loss):
-            raise TrainingDiverged(
-                f"loss became {float(global_loss)} at optimiser step {self.opt_steps} (batch {self.batches}); "
-                f"the last good checkpoint in {self.run_dir / 'checkpoints'} is kept. Try a lower train.lr, "
-                "train.loss=stablemax or train.precision=fp32."
-            )
+            raise self._diverged(f"loss became {float(global_loss)} at optimiser step {self.opt_steps} "
+                                 f"(batch {self.batches})")
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.dense_parameters(), self.cfg.train.grad_clip)
         factor = self._lr_factor(self.opt_steps)
@@ -189,9 +208,30 @@ class Trainer:
             "metrics": metrics or {},
         }
 
+    def _diverged(self, what: str) -> TrainingDiverged:
+        """The NaN guard's error, naming the checkpoint that is really kept (only finite weights are
+        ever written, so ``latest`` is it)."""
+        kept = latest_checkpoint(self.run_dir / "checkpoints")
+        if kept is not None:
+            where = f"the last good checkpoint {kept} is kept (resume from it with --resume)"
+        else:
+            where = f"no checkpoint was written in {self.run_dir / 'checkpoints'}"
+        return TrainingDiverged(f"{what}; {where}. Try a lower train.lr, train.loss=stablemax or "
+                                "train.precision=fp32.")
+
     def save(self, metrics: dict[str, Any] | None = None) -> Path | None:
-        """Rank 0 writes (the state is identical on every rank and holds no per-rank part)."""
-        path = self._write_checkpoint(metrics) if self.dist.is_main else None
+        """Rank 0 writes (the state is identical on every rank and holds no per-rank part).
+        Weights that are no longer finite stop the run (`TrainingDiverged`) instead of being saved."""
+        bad = not all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        if self.ema is not None:
+            bad = bad or not all(bool(torch.isfinite(p).all()) for p in self.ema.shadow.parameters())
+        if bad:  # identical on every rank, so all stop together
+            raise self._diverged(f"the weights hold NaN or infinite values after batch {self.batches} "
+                                 f"(optimiser step {self.opt_steps}) although the loss stayed finite")
+        try:
+            path = self._write_checkpoint(metrics) if self.dist.is_main else None
+        except NonFiniteWeights as err:  # optimiser state: the weights were finite
+            raise self._diverged(str(err)) from None
         distributed.barrier(self.dist)
         return path
 
@@ -213,7 +253,7 @@ class Trainer:
                 opt.load_state_dict(optimizer_state(ckpt, name))
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{ckpt.path} does not fit this config: {err}") from None
-        tr = ckpt.meta["trainer"]
+        tr = trainer_state(ckpt)
         self.batches, self.opt_steps = tr["batches"], tr["opt_steps"]
         self.examples, self.network_calls, self.elapsed = tr["examples"], tr["network_calls"], tr["elapsed_s"]
         self.train_seconds = tr.get("train_s", self.elapsed)
@@ -226,15 +266,28 @@ class Trainer:
             )
         self.method.load_state_tensors({k[7:]: v for k, v in ckpt.optim_tensors.items() if k.startswith("method/")})
         if self.dist.is_main:
-            _truncate_jsonl(self.run_dir / "train_log.jsonl", "batch", self.batches)
-            _truncate_jsonl(self.run_dir / "eval_log.jsonl", "batch", self.batches)
+            runs.truncate_jsonl(self.run_dir / "train_log.jsonl", "batch", self.batches)
+            runs.truncate_jsonl(self.run_dir / "eval_log.jsonl", "batch", self.batches)
 
     # -- the loop ------------------------------------------------------------------------------
-    def run(self, resume: bool = False) -> EvalResult:
+    def run(self, resume: bool | None = None) -> EvalResult:
+        """Train until a budget is spent; ``resume`` (default: the constructor's) continues the
+        folder's last checkpoint. Rank 0 holds the run folder's lock throughout."""
+        resume = self.resume_requested if resume is None else resume
+        with runs.folder_lock(self.run_dir, "train") if self.dist.is_main else contextlib.nullcontext():
+            if self.dist.is_main:
+                runs.prepare_run_dir(self.run_dir, resume=resume, overwrite=self.overwrite)
+                for path in remove_partial_writes(self.run_dir / "checkpoints"):
+                    warnings.warn(f"removed {path}, left by a checkpoint write that did not finish", stacklevel=2)
+                if self.data_warnings:  # the run's own record of the data it trained without
+                    (self.run_dir / runs.DATA_REPORT).write_text("\n".join(self.data_warnings) + "\n")
+            distributed.barrier(self.dist)  # the folder is ready before any rank reads it
+            return self._run(resume)
+
+    def _run(self, resume: bool) -> EvalResult:
         from torch.utils.tensorboard import SummaryWriter
 
         tc = self.cfg.train
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             self.resume()
         if self.dist.is_main:
@@ -303,8 +356,7 @@ class Trainer:
         w, b = self.writer, self.batches
         record = {"batch": b, "opt_steps": self.opt_steps, "network_calls": self.network_calls,
                   "elapsed_s": round(self.elapsed, 3), "losses": stats.losses}
-        with open(self.run_dir / "train_log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        runs.append_jsonl(self.run_dir / "train_log.jsonl", record)
         if b % self.cfg.train.log_every == 0:
             for s, loss in enumerate(stats.losses, 1):
                 w.add_scalar(f"losses/step_{s}", loss, b)
@@ -330,8 +382,7 @@ class Trainer:
                   "train_s": round(self.train_seconds, 3),
                   "valid": result.valid, "exact": result.exact, "valid_per_step": result.valid_per_step,
                   "hamming_per_step": result.hamming_per_step}
-        with open(self.run_dir / "eval_log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        runs.append_jsonl(self.run_dir / "eval_log.jsonl", record)
         return result
 
 
@@ -344,16 +395,4 @@ def _pct(result: EvalResult | None) -> str:
     return "-" if result is None else f"{100 * result.valid:.1f}%"
 
 
-def _truncate_jsonl(path: Path, key: str, upto: int) -> None:
-    """Drop log records written after the checkpoint we resume from."""
-    if not path.exists():
-        return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)[key] <= upto]
-    path.write_text("".join(line + "\n" for line in kept))
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    path = Path(path)
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
-
-
+read_jsonl = runs.read_jsonl  # the logs' reader, where callers have long imported it from
