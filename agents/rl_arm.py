@@ -17,6 +17,7 @@ import yaml
 
 from agents.pg_finetune import PGArgs, RunBudget, finetune
 from agents.ppo_scratch import PPOArgs, train_ppo
+from dis_rl import runs
 from dis_rl.config import apply_overrides, build_config, locate_config, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")
@@ -34,6 +35,7 @@ class RLConfig:
     finetune: PGArgs = field(default_factory=PGArgs)
 
     def validate(self) -> None:
+        runs.check_run_name(self.name)
         if self.arm not in ARMS:
             raise ValueError(f"arm must be one of {ARMS}, got {self.arm!r}")
         if self.threads < 0:
@@ -54,14 +56,17 @@ def load_rl_config(path: str | Path, overrides: list[str] | None = None) -> RLCo
     return rl_config_from_dict(read_yaml(path), overrides, source=str(path))
 
 
-def run_rl(cfg: RLConfig, run_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Run the config's arm; returns its evaluation records (``eval_log.jsonl`` in the run folder)."""
+def run_rl(cfg: RLConfig, run_dir: str | Path | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
+    """Run the config's arm; returns its evaluation records (``eval_log.jsonl`` in the run folder).
+    A folder holding an earlier run is refused unless ``overwrite`` (`dis_rl.runs`)."""
     run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    if cfg.arm == "ppo_scratch":
-        return train_ppo(cfg.ppo, run_dir, cfg.seed, cfg.threads, cfg.budget)
-    return finetune(cfg.finetune, run_dir, cfg.seed, cfg.threads, cfg.budget)
+    runs.check_run_dir(run_dir, overwrite=overwrite)
+    with runs.folder_lock(run_dir, "rl"):
+        runs.prepare_run_dir(run_dir, overwrite=overwrite)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if cfg.arm == "ppo_scratch":
+            return train_ppo(cfg.ppo, run_dir, cfg.seed, cfg.threads, cfg.budget)
+        return finetune(cfg.finetune, run_dir, cfg.seed, cfg.threads, cfg.budget)
 
 
 # -- `dis-rl compare` arms --------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def _cmd_rl(args: argparse.Namespace) -> int:
     from agents.rl_arm import load_rl_config, run_rl
 
     cfg = load_rl_config(args.config, args.overrides)
-    records = run_rl(cfg, args.run_dir)
+    records = run_rl(cfg, args.run_dir, overwrite=args.overwrite)
     last = records[-1]
     print(f"{cfg.arm}: valid {100 * last['valid']:.1f}% of the test boards after {last['env_steps']:,} env steps "
           f"and {last['network_calls']:,} network calls (start: {100 * records[0]['valid']:.1f}%)")
@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="RL config: a path or a shipped name, e.g. rl_nqueens_finetune")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. finetune.algorithm=ppo seed=1")
     p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run a used run folder holds")
     p.set_defaults(func=_cmd_rl)
 
     p = sub.add_parser("configs", help="list the shipped configs and checkpoints (usable by name)",

@@ -7,6 +7,9 @@ key and the file before any work starts. The resolved config is saved in every r
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +23,12 @@ from dis_rl.runs import check_run_name
 
 class ConfigError(ValueError):
     """A user-caused configuration problem (bad file, key, type or value)."""
+
+
+# Training methods `TrainConfig.validate` accepts; `dis_rl.train.register_method` adds to it (the
+# registry of classes lives above this layer, the names here so a config names a bad one at load).
+METHOD_NAMES: set[str] = {"dis", "trm"}
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 # Block variants of the backbone; dis_rl/model/layers.py says what each one is.
@@ -65,6 +74,9 @@ class ModelConfig:
             raise ValueError(f"model.step_index must be one of {STEP_INDEX}, got {self.step_index!r}")
         if self.step_index == "continuous" and self.step_embedding < 2:
             raise ValueError("model.step_index continuous needs model.step_embedding >= 2 (t = s / (rows - 1))")
+        for name in ("expansion", "rope_base"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"model.{name} must be > 0, got {getattr(self, name)}")
 
     @property
     def calls_per_step(self) -> int:
@@ -182,6 +194,10 @@ class TrainConfig:
     compile: bool = False  # torch.compile the blocks (worth it on GPUs; slow warm-up, rarely worth it on CPUs)
 
     def validate(self) -> None:
+        if self.method not in METHOD_NAMES:
+            raise ValueError(f"train.method must be one of {sorted(METHOD_NAMES)}, got {self.method!r}")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"train.device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
         positive = (
             "supervision_steps", "batch_size", "max_batches", "eval_batch_size", "log_every", "keep_checkpoints"
         )
@@ -286,6 +302,11 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
+def _short(value: Any) -> str:
+    """A bounded repr for messages (a YAML alias can make a value huge)."""
+    return reprlib.repr(value)
+
+
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
     """Check ``value`` against a dataclass field type (ints are accepted for floats)."""
     origin = typing.get_origin(annotation)
@@ -295,41 +316,47 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
                 return _coerce(value, option, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"{key}: {value!r} does not match {annotation}")
+        raise ConfigError(f"{key}: {_short(value)} does not match {annotation}")
     if annotation is type(None):
         if value is None:
             return None
-        raise ConfigError(f"{key}: expected null, got {value!r}")
+        raise ConfigError(f"{key}: expected null, got {_short(value)}")
     if origin is tuple:
         args = typing.get_args(annotation)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {_short(value)}")
         return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if origin is list:
         (arg,) = typing.get_args(annotation)
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {_short(value)}")
         return [_coerce(v, arg, f"{key}[{i}]") for i, v in enumerate(value)]
     if annotation is float:
         if isinstance(value, str):  # YAML 1.1 reads '3e-4' (no dot) as a string
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
+            raise ConfigError(f"{key}: expected a number, got {_short(value)}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            number = math.inf
+        if not math.isfinite(number):  # nan/inf pass every range check and then break the run
+            raise ConfigError(f"{key}: expected a finite number, got {_short(value)}")
+        return number
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {_short(value)}")
         return value
     if annotation is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {_short(value)}")
         return value
     if annotation is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {_short(value)}")
         return value
     raise AssertionError(f"unsupported config annotation {annotation} at {key}")
 
@@ -339,7 +366,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(map(str, set(data) - set(fields)))  # YAML keys may be numbers, dates, ...
     if unknown:
         where = f"{prefix}." if prefix else ""
         import difflib
@@ -365,7 +392,10 @@ def _set_override(tree: dict, dotted: str, raw: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {dotted}: {part} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError, RecursionError) as err:
+        raise ConfigError(f"override {dotted}: {raw!r} is not a YAML value ({str(err)[:200]})") from None
 
 
 def apply_overrides(data: dict | None, overrides: list[str] | None, example: str = "train.lr=3e-4") -> dict:
@@ -383,9 +413,12 @@ def config_from_dict(data: dict, overrides: list[str] | None = None, source: str
     data = apply_overrides(data, overrides)
     preset = data.get("preset", "")
     if preset:
-        if preset not in PRESETS:
-            raise ConfigError(f"{source}: preset must be one of {sorted(PRESETS)}, got {preset!r}")
-        data["model"] = {**PRESETS[preset], **(data.get("model") or {})}
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ConfigError(f"{source}: preset must be one of {sorted(PRESETS)}, got {_short(preset)}")
+        model = data.get("model") or {}
+        if not isinstance(model, dict):
+            raise ConfigError(f"{source}: model: expected a mapping, got {type(model).__name__}")
+        data["model"] = {**PRESETS[preset], **model}
     return build_config(RunConfig, data, source)
 
 
@@ -415,14 +448,47 @@ def locate_config(path: str | Path, what: str = "config file") -> Path:
                       f"(`dis-rl configs` lists them: {', '.join(config_names())})")
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        try:
+            if key in seen:
+                raise ConfigError(f"line {line}: key {key!r} is given twice (first on line {seen[key]}); keep one")
+            seen[key] = line
+        except TypeError:  # an unhashable key: the regular constructor says so
+            continue
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def read_yaml(path: str | Path, what: str = "config file") -> dict:
-    """A YAML file's top-level mapping (``path`` or a shipped config name); a missing file, bad YAML
-    or a non-mapping is a `ConfigError`."""
+    """A YAML file's top-level mapping (``path`` or a shipped config name). A missing, empty or
+    non-UTF-8 file, bad YAML, a key given twice or a non-mapping is a `ConfigError` naming the file."""
     path = locate_config(path, what)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    except (ValueError, OverflowError) as err:  # a value YAML cannot build (an integer of 5000 digits)
+        raise ConfigError(f"{path}: not valid YAML: {str(err)[:200]}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the {what} is empty; write {{}} in it to use every default")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data

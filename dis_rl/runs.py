@@ -47,7 +47,8 @@ class RunFolderBusy(RunFolderError):
 def check_run_name(name: str, key: str = "name") -> None:
     """Refuse a ``name`` that is empty, absolute or leaves ``out_dir`` (``..``, ``a/../..``)."""
     parts = PurePath(name).parts
-    if not name or not parts or PurePath(name).is_absolute() or any(p in ("..", ".") for p in parts) or "\\" in name:
+    if (not name or not parts or PurePath(name).is_absolute() or any(p in ("..", ".") for p in parts)
+            or "\\" in name or "\x00" in name):
         raise ValueError(f"{key} {name!r} must be a relative folder name inside out_dir (no '..', no absolute path)")
 
 

@@ -74,3 +74,40 @@ def test_shipped_configs_load_strictly(path):
         load_rl_config(path)
     else:
         assert load_config(path).data.domain in ("nqueens", "sudoku", "arc")
+
+
+# -- issue 12, class 9: values that used to pass validation and then crash or misbehave -------------
+BAD_VALUES = {
+    "lr_nan": ("train:\n  lr: .nan\n", "train.lr: expected a finite number"),
+    "lr_inf": ("train:\n  lr: .inf\n", "train.lr: expected a finite number"),
+    "lr_nan_text": ("train:\n  lr: nan\n", "train.lr: expected a finite number"),
+    "grad_clip_nan": ("train:\n  grad_clip: .nan\n", "train.grad_clip: expected a finite number"),
+    "max_seconds_nan": ("train:\n  max_seconds: .nan\n", "train.max_seconds: expected a finite number"),
+    "expansion_zero": ("model:\n  expansion: 0\n", "model.expansion must be > 0"),
+    "expansion_negative": ("model:\n  expansion: -2\n", "model.expansion must be > 0"),
+    "device": ("train:\n  device: gpu\n", "train.device must be auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
+    "method": ("train:\n  method: dsi\n", "train.method must be one of ['dis', 'trm'], got 'dsi'"),
+    "duplicate": ("train:\n  lr: 1.0e-3\n  lr: 3.0e-4\n", "line 3: key 'lr' is given twice (first on line 2)"),
+    "empty": ("# nothing but a comment\n", "is empty; write {} in it to use every default"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VALUES))
+def test_bad_values_stop_at_load_naming_key_and_file(tmp_path, case):
+    text, expected = BAD_VALUES[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_non_utf8_config_and_nan_override_are_named(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=f"{path}: not UTF-8 text"):
+        load_config(path)
+    good = tmp_path / "good.yaml"
+    good.write_text("{}\n")
+    with pytest.raises(ConfigError, match=f"{good}: train.lr: expected a finite number, got nan"):
+        load_config(good, ["train.lr=nan"])

@@ -75,3 +75,102 @@ def test_corrupt_generator_cache_is_named_and_regenerated(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build_data(cfg.data)  # the regenerated cache reads clean
+
+
+# -- Sudoku: the uniqueness rule (class 14) and data stats (class 16) -------------------------------
+QUESTION = "4...3.......6..8..........1....5..9..8....6...7.2........1.27..5.3....4.9........"
+ANSWER = "468931527751624839392578461134756298289413675675289314846192753513867942927345186"
+
+
+def _two_solution_puzzle() -> tuple[str, str, str]:
+    """ANSWER with cells blanked (row-major) until the question has exactly two solutions."""
+    from dis_rl.puzzles.sudoku_solver import solve
+
+    grid = [int(ch) for ch in ANSWER]
+    for i in range(81):
+        grid[i] = 0
+        sols = solve(grid, limit=3)[0]
+        if len(sols) == 2:
+            q = "".join(str(v) if v else "." for v in grid)
+            first, second = ("".join(map(str, s)) for s in sols)
+            return q, first, second
+    raise AssertionError("no two-solution blanking found")
+
+
+def _sudoku_csv(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "s.csv"
+    path.write_text("source,question,answer,rating\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_puzzles_with_two_solutions_are_refused_or_scored_by_the_rules(tmp_path, capsys):
+    """Class 14: loader, CLI and env refuse them by default; kept, they are scored by the rules."""
+    import envs  # noqa: F401
+    from dis_rl.cli import main
+    from dis_rl.puzzles.sudoku import load_csv
+
+    question, first, second = _two_solution_puzzle()
+    other = second if first == ANSWER else first
+    path = _sudoku_csv(tmp_path, [f"a,{QUESTION},{ANSWER},1", f"b,{question},{ANSWER},1", f"c,{QUESTION},{ANSWER},2",
+                                  f"d,{'.' * 81},{ANSWER},1"])
+    with pytest.warns(SkippedItemsWarning, match="line 3: the question has more than one solution"):
+        puzzles, report = load_csv(path)
+    assert len(puzzles) == 2 and report.num_bad == 2
+    assert "line 5: the question has no givens" in "\n".join(report.errors)
+    assert main(["data", "stats", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "line 3: the question has more than one solution" in out and "line 5: the question has no givens" in out
+    with pytest.warns(SkippedItemsWarning, match="line 3: the question has more than one solution"):
+        env = gym.make("SudokuRefine-v0", csv_path=str(path), num_test=1)
+    assert len(env.unwrapped.task.train) == 1  # the unique puzzle only
+    env.close()
+    # Kept: the other solution is solved at distance 0 (before: solved=True with distance 37).
+    with pytest.warns(SkippedItemsWarning, match="line 5: the question has no givens"):
+        env = gym.make("SudokuRefine-v0", csv_path=str(path), num_test=1, multiple_solutions="keep")
+    env.reset(seed=0, options={"puzzle": 1})
+    tokens = np.array([int(ch) + 1 for ch in other], dtype=np.int64)
+    _, _, terminated, _, info = env.step(tokens)
+    assert terminated and info["solved"] and info["distance"] == 0
+    env.close()
+    from dis_rl.puzzles import get_domain
+
+    domain, q = get_domain("sudoku"), np.array([[1 if ch == "." else int(ch) + 1 for ch in question]])
+    label = np.array([[int(ch) + 1 for ch in ANSWER]])
+    wrong = label.copy()
+    wrong[0, :2] = wrong[0, 1::-1]
+    answers = np.concatenate([label, tokens[None], wrong])
+    assert ((domain.distance(np.repeat(q, 3, 0), answers, np.repeat(label, 3, 0)) == 0)
+            == domain.verify(np.repeat(q, 3, 0), answers)).all()
+
+
+def test_training_data_follows_the_uniqueness_rule(tmp_path):
+    from dis_rl.data import build_data
+
+    question, _, _ = _two_solution_puzzle()
+    path = _sudoku_csv(tmp_path, [f"a,{QUESTION},{ANSWER},1", f"b,{question},{ANSWER},1", f"c,{QUESTION},{ANSWER},2"])
+    cfg = config_from_dict({}, ["data.domain=sudoku", f"data.csv_path={path}", "data.num_test=1", "data.num_aug=0"])
+    with pytest.warns(SkippedItemsWarning, match="line 3: the question has more than one solution"):
+        train, test = build_data(cfg.data)
+    assert len(train) == 1 and len(test) == 1
+    kept = config_from_dict({}, ["data.domain=sudoku", f"data.csv_path={path}", "data.num_test=1", "data.num_aug=0",
+                                 "data.multiple_solutions=keep"])
+    assert len(build_data(kept.data)[0]) == 2
+
+
+def test_sudoku_data_stats_givens_minimum(tmp_path):
+    """Class 16: the minimum was min(initial=0), so always 0."""
+    path = _sudoku_csv(tmp_path, [f"a,{QUESTION},{ANSWER},1"])
+    givens = sum(ch != "." for ch in QUESTION)
+    assert f"givens per puzzle: min {givens}, median {givens}, max {givens}" in data_stats(str(path))
+
+
+def test_an_unscorable_arc_pair_is_never_solved():
+    """Class 15: a hidden test output (all PAD) has zero scored cells, so distance 0 proved nothing."""
+    from dis_rl.puzzles import get_domain
+
+    arc = get_domain("arc")
+    hidden = np.zeros((1, 900), dtype=np.uint8)
+    answer = np.full((1, 900), 5, dtype=np.uint8)
+    assert arc.distance(answer, answer, hidden).tolist() == [0]
+    assert arc.verify(answer, answer, hidden).tolist() == [False]
+    assert arc.verify(answer, answer, answer).tolist() == [True]

@@ -16,6 +16,7 @@ Augmentation, the trainer's example sources and voting live in ``arc_augment`` a
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,25 +79,22 @@ def _grid(value: object, where: str) -> np.ndarray:
             width = len(row)
         elif len(row) != width:
             raise ARCFormatError(f"{where}: ragged rows: row {r} has {len(row)} cells, row 0 has {width}")
+    h, w = len(value), width
+    if h > CANVAS or w > CANVAS:  # before any cell is converted: a huge grid costs nothing
+        raise ARCFormatError(f"{where}: grid is {h}x{w}, larger than {CANVAS}x{CANVAS}")
     for r, row in enumerate(value):
         for c, cell in enumerate(row):
             if type(cell) is not int:  # bool and float (even 1.0) are refused
-                raise ARCFormatError(f"{where}: cell [{r}][{c}] = {cell!r} is not an integer")
-    grid = np.asarray(value, dtype=np.int64)
-    bad = (grid < 0) | (grid >= NUM_COLOURS)
-    if bad.any():
-        r, c = (int(i) for i in np.argwhere(bad)[0])
-        raise ARCFormatError(f"{where}: cell [{r}][{c}] = {grid[r, c]} is a colour outside 0-9")
-    h, w = grid.shape
-    if h > CANVAS or w > CANVAS:
-        raise ARCFormatError(f"{where}: grid is {h}x{w}, larger than {CANVAS}x{CANVAS}")
-    grid = grid.astype(np.uint8)
+                raise ARCFormatError(f"{where}: cell [{r}][{c}] = {_short(cell)} is not an integer")
+            if not 0 <= cell < NUM_COLOURS:  # checked here, so no integer overflows numpy
+                raise ARCFormatError(f"{where}: cell [{r}][{c}] = {_short(cell)} is a colour outside 0-9")
+    grid = np.asarray(value, dtype=np.uint8)
     grid.setflags(write=False)
     return grid
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    text = reprlib.repr(value)  # bounded even for huge or deeply nested values
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -142,6 +140,8 @@ def load_task_file(path: str | Path) -> ARCTask:
         obj = json.loads(text)
     except json.JSONDecodeError as err:
         raise ARCFormatError(f"{path}: not valid JSON ({err})") from None
+    except (ValueError, RecursionError) as err:  # an integer of too many digits; nesting too deep
+        raise ARCFormatError(f"{path}: not valid JSON ({type(err).__name__}: {str(err)[:120]})") from None
     return validate_task(obj, str(path), task_id=path.stem)
 
 

@@ -29,7 +29,7 @@ from dis_rl.checkpoint import (
     save_checkpoint,
     trainer_state,
 )
-from dis_rl.config import RunConfig, save_config
+from dis_rl.config import METHOD_NAMES, ConfigError, RunConfig, save_config
 from dis_rl.data import build_data
 from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
@@ -49,6 +49,7 @@ METHODS: dict[str, type] = {}
 
 def register_method(name: str, cls: type) -> None:
     METHODS[name] = cls
+    METHOD_NAMES.add(name)  # so configs naming it validate
 
 
 def build_model(cfg: RunConfig, vocab_size: int, seq_len: int, num_puzzle_ids: int) -> TRM:
@@ -71,7 +72,10 @@ class Trainer:
         if self.dist.is_main:  # rank 0 owns the folder; the others only read its checkpoints
             runs.check_run_dir(self.run_dir, resume=resume, overwrite=overwrite)
         self.progress = progress and self.dist.is_main
-        self.device = resolve_device(tc.device, self.dist.local_rank)
+        try:
+            self.device = resolve_device(tc.device, self.dist.local_rank)
+        except (ValueError, RuntimeError) as err:  # a well-formed name this machine does not have
+            raise ConfigError(f"train.device: {err}") from None
         distributed.init_distributed(self.dist, self.device)
         distributed.shard_slice(tc.batch_size, self.dist)  # fail now if the batch does not split evenly
         if tc.threads:
