@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = load_config(CONFIG, args.overrides)
-    trainer = Trainer(cfg, run_dir=args.run_dir, progress=True)
+    trainer = Trainer(cfg, run_dir=args.run_dir, progress=True, overwrite=True)  # a benchmark measures a fresh run
     start_cpu, start = time.process_time(), time.perf_counter()
     final = trainer.run()
     cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start
