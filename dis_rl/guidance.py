@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dis_rl.checkpoint import default_output, run_folder_of  # noqa: F401  (their home; kept importable here)
 from dis_rl.device import autocast
 from dis_rl.evaluate import score_predictions
 from dis_rl.model.trm import TRM
@@ -240,21 +241,6 @@ def sweep_w(
         result.rows.append(row)
     model.train(was_training)
     return result
-
-
-def run_folder_of(checkpoint_path: Path) -> Path:
-    """The run folder of a checkpoint step folder (``<run>/checkpoints/step_N``), else the folder itself."""
-    checkpoint_path = Path(checkpoint_path)
-    if checkpoint_path.parent.name == "checkpoints" and checkpoint_path.name.startswith("step_"):
-        return checkpoint_path.parent.parent
-    return checkpoint_path
-
-
-def default_output(checkpoint_path: Path, what: str) -> Path:
-    """Where a command writes about a checkpoint by default: ``runs/<what>/<run name>`` under the
-    working directory. Never beside the checkpoint: a shipped one sits inside the installed package
-    (or the source tree), and files written there outlive ``pip uninstall``."""
-    return Path("runs") / what / run_folder_of(checkpoint_path).name
 
 
 def write_sweep(result: SweepResult, out_dir: str | Path, tb_tag: str = "sweep_w") -> list[Path]:
