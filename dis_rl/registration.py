@@ -14,10 +14,24 @@ from importlib.abc import MetaPathFinder
 from typing import Any
 
 ENV_IDS = {
-    "NQueensRefine-v0": "nqueens:NQueensRefineVectorEnv",
-    "SudokuRefine-v0": "sudoku:SudokuRefineVectorEnv",
-    "ARCRefine-v0": "arc:ARCRefineVectorEnv",
+    "NQueensRefine-v0": "nqueens:NQueensRefine",
+    "SudokuRefine-v0": "sudoku:SudokuRefine",
+    "ARCRefine-v0": "arc:ARCRefine",
 }
+# The arguments every env takes, and each env's own, with their defaults: what `gym.spec(id).kwargs`
+# shows (a test keeps them equal to the constructors' defaults).
+EPISODE_KWARGS = {"action_mode": "refine", "max_steps": None, "start": "input", "split": "train",
+                  "success_bonus": 1.0, "step_penalty": 0.0}
+ENV_KWARGS = {
+    "NQueensRefine-v0": {"num_train": 800, "num_test": 200, "puzzle_seed": 0, "augment": True,
+                         "min_queens": 1, "max_queens": 7},
+    "SudokuRefine-v0": {"csv_path": None, "test_csv_path": None, "strict": False, "num_train": 100,
+                        "num_test": 20, "puzzle_seed": 0, "keep_fraction": 1.0},
+    "ARCRefine-v0": {"source": "arc1", "strict": False},
+}
+# An episode that solves its puzzle returns at least the success bonus (1.0 by default): the
+# distance can only have dropped, and the default step penalty is 0.
+REWARD_THRESHOLD = 1.0
 
 # The refine-mode env of each puzzle domain (``data.domain``).
 DOMAIN_ENV_IDS = {"nqueens": "NQueensRefine-v0", "sudoku": "SudokuRefine-v0", "arc": "ARCRefine-v0"}
@@ -43,14 +57,18 @@ def register_envs() -> None:
     """Register the env ids with Gymnasium (idempotent)."""
     import gymnasium as gym
 
-    for env_id, vector in ENV_IDS.items():
+    for env_id, target in ENV_IDS.items():
         if env_id in gym.registry:
             continue
-        module, vector_class = vector.split(":")
+        module, name = target.split(":")
+        # No max_episode_steps: the env owns its step limit (6 in refine mode, one per cell in
+        # edit mode) and truncates itself; a TimeLimit at one fixed count would be wrong for a mode.
         gym.register(
             id=env_id,
-            entry_point=f"envs.{module}:make",
-            vector_entry_point=f"envs.{module}:{vector_class}",
+            entry_point=f"envs.{module}:{name}Env",
+            vector_entry_point=f"envs.{module}:{name}VectorEnv",
+            reward_threshold=REWARD_THRESHOLD,
+            kwargs={**EPISODE_KWARGS, **ENV_KWARGS[env_id]},
         )
 
 

@@ -6,12 +6,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from dis_rl.puzzles import arc
 from dis_rl.puzzles.base import PuzzleSet
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for, time_limited
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for
 
 DEMO_KEYS = ("demo_inputs", "demo_outputs", "demo_count")
 
@@ -93,7 +92,7 @@ class ARCRefineEnv(RefineEnv):
 
     ## Episode End
     Terminated when the answer equals the label on every scored cell; truncated after ``max_steps``
-    (TimeLimit via ``gym.make``); stepping after the end raises ``gymnasium.error.ResetNeeded``.
+    (by the env itself, wrapped or not); stepping after the end raises ``gymnasium.error.ResetNeeded``.
 
     ## Arguments
     ``gym.make("ARCRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
@@ -113,10 +112,8 @@ class ARCRefineEnv(RefineEnv):
 class ARCRefineVectorEnv(RefineVectorEnv):
     """``num_envs`` ARC refinement episodes as one numpy batch (see `ARCRefineEnv`)."""
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
-        super().__init__(arc_task(**kwargs), num_envs, render_mode=render_mode)
+    def __init__(
+        self, num_envs: int = 1, render_mode: str | None = None, max_episode_steps: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(arc_task(**kwargs), num_envs, render_mode=render_mode, max_episode_steps=max_episode_steps)
 
-
-def make(**kwargs: Any) -> gym.Env:
-    """Entry point of ``ARCRefine-v0``."""
-    return time_limited(ARCRefineEnv(**kwargs))

@@ -318,8 +318,10 @@ def check_actions(task: RefineTask, actions: Any, batch: int | None) -> np.ndarr
 class RefineEnv(gym.Env):
     """Generic refinement env over a `RefineTask` (see the per-domain subclasses for the docs).
 
-    The env itself never truncates: `gym.make` wraps it in Gymnasium's ``TimeLimit`` at
-    ``task.max_steps``; stepping a finished episode raises ``gymnasium.error.ResetNeeded``.
+    The env owns its step limit (it depends on the action mode): it returns ``truncated=True`` at
+    ``task.max_steps``, with or without wrappers, so ids are registered without ``TimeLimit``
+    (``gym.make(..., max_episode_steps=K)`` adds one: a smaller K truncates earlier, a larger one
+    never fires). Stepping a finished episode raises ``gymnasium.error.ResetNeeded``.
     """
 
     metadata = {"render_modes": RENDER_MODES, "render_fps": 4}
@@ -356,8 +358,9 @@ class RefineEnv(gym.Env):
         action = check_actions(self.task, action, None)[None]
         reward = float(self._state.apply(self._rows, action)[0])
         terminated = bool(self._state.solved[0])
-        self._done = terminated or self._state.steps[0] >= self.task.max_steps
-        return self._obs(), reward, terminated, False, self._info()
+        truncated = not terminated and bool(self._state.steps[0] >= self.task.max_steps)
+        self._done = terminated or truncated
+        return self._obs(), reward, terminated, truncated, self._info()
 
     def action_masks(self) -> np.ndarray:
         """Boolean ``[cells * vocab]``: which actions change the answer (givens and padding masked)."""
@@ -421,14 +424,16 @@ class RefineVectorEnv(VectorEnv):
     Sub-env ``i`` reset with ``seed=s`` behaves like a scalar env reset with ``seed=s + i`` (a list
     of seeds gives each its own). Autoreset follows Gymnasium's default NEXT_STEP mode: the step
     after an episode ends resets that sub-env (its action is ignored, reward 0, not done).
-    Truncation happens here at ``max_steps`` (no TimeLimit wrapper around vector envs).
+    Truncation happens here at ``max_steps`` (or an earlier ``max_episode_steps``).
     ``reset(options=...)`` takes ``split`` and ``puzzle`` (one value for all, or a list with one
     per sub-env) and Gymnasium's ``reset_mask`` (reset only those sub-envs).
     """
 
     metadata = {"render_modes": RENDER_MODES, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, task: RefineTask, num_envs: int, render_mode: str | None = None) -> None:
+    def __init__(
+        self, task: RefineTask, num_envs: int, render_mode: str | None = None, max_episode_steps: int | None = None
+    ) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if render_mode is not None:
@@ -437,6 +442,11 @@ class RefineVectorEnv(VectorEnv):
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self.max_steps = task.max_steps
+        # gym.make_vec(..., max_episode_steps=K) passes K here: truncate at K if it comes first,
+        # as the TimeLimit that gym.make adds around a scalar env would.
+        if max_episode_steps is not None and int(max_episode_steps) < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
+        self._limit = task.max_steps if max_episode_steps is None else min(task.max_steps, int(max_episode_steps))
         self.single_observation_space = task.observation_space
         self.single_action_space = task.action_space
         self.observation_space = batch_space(task.observation_space, self.num_envs)
@@ -501,7 +511,7 @@ class RefineVectorEnv(VectorEnv):
             split = self.task.split
             self._state.load(restart, split, self._draws.draw(restart, self._rngs, self._sizes[split]))
         terminated = self._state.solved.copy()
-        truncated = self._state.steps >= self.task.max_steps
+        truncated = ~terminated & (self._state.steps >= self._limit)
         if len(restart):
             terminated[restart] = False
             truncated[restart] = False
@@ -537,11 +547,6 @@ class RefineVectorEnv(VectorEnv):
             infos["_" + key] = everyone.copy()
         return infos
 
-
-def time_limited(env: RefineEnv) -> gym.Env:
-    """The registered entry points: the env under Gymnasium's TimeLimit at its ``max_steps``
-    (which depends on the action mode, so it cannot be a fixed ``max_episode_steps``)."""
-    return gym.wrappers.TimeLimit(env, env.max_steps)
 
 
 @lru_cache(maxsize=8)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
+import numpy as np
 
 from dis_rl.puzzles import nqueens
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for, time_limited
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for
 
 _DEFAULTS = {"num_train": 800, "num_test": 200, "seed": 0, "augment": True, "min_queens": 1, "max_queens": 7}
+
+
+def nqueens_givens(inputs: np.ndarray) -> np.ndarray:
+    """The given queens of N-Queens puzzles (a module-level function, so that envs pickle)."""
+    return inputs == nqueens.QUEEN
 
 
 def nqueens_task(
@@ -33,7 +38,7 @@ def nqueens_task(
         test=test,
         blank_token=nqueens.EMPTY,
         paintable=(nqueens.EMPTY, nqueens.QUEEN),
-        fixed_cells=lambda inputs: inputs == nqueens.QUEEN,
+        fixed_cells=nqueens_givens,
         **episode,
     )
 
@@ -69,8 +74,8 @@ class NQueensRefineEnv(RefineEnv):
     answer starts as the input board (``start="input"``) or an empty board (``start="blank"``).
 
     ## Episode End
-    Terminated when the verifier accepts the answer; truncated after ``max_steps`` steps (Gymnasium's
-    ``TimeLimit``, added by ``gym.make``). Stepping after the end raises ``gymnasium.error.ResetNeeded``.
+    Terminated when the verifier accepts the answer; truncated after ``max_steps`` steps (by the env
+    itself, wrapped or not). Stepping after the end raises ``gymnasium.error.ResetNeeded``.
 
     ## Arguments
     ``gym.make("NQueensRefine-v0", action_mode="refine", max_steps=None, start="input",
@@ -94,10 +99,8 @@ class NQueensRefineVectorEnv(RefineVectorEnv):
     """``num_envs`` N-Queens refinement episodes as one numpy batch (see `NQueensRefineEnv` and
     `envs.core.RefineVectorEnv` for autoreset and seeding)."""
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
-        super().__init__(nqueens_task(**kwargs), num_envs, render_mode=render_mode)
+    def __init__(
+        self, num_envs: int = 1, render_mode: str | None = None, max_episode_steps: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(nqueens_task(**kwargs), num_envs, render_mode=render_mode, max_episode_steps=max_episode_steps)
 
-
-def make(**kwargs: Any) -> gym.Env:
-    """Entry point of ``NQueensRefine-v0``."""
-    return time_limited(NQueensRefineEnv(**kwargs))

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
+import numpy as np
 
 from dis_rl.puzzles import sudoku
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for, time_limited
+from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for
 
 _DEFAULTS = {"num_train": 100, "num_test": 20, "seed": 0, "keep_fraction": 1.0, "csv_path": "",
              "test_csv_path": "", "strict": False, "multiple_solutions": "reject"}
+
+
+def sudoku_givens(inputs: np.ndarray) -> np.ndarray:
+    """The clues of Sudoku puzzles (a module-level function, so that envs pickle)."""
+    return inputs > sudoku.BLANK
 
 
 def sudoku_task(
@@ -38,8 +43,9 @@ def sudoku_task(
         test=test,
         blank_token=sudoku.BLANK,
         paintable=range(sudoku.BLANK, sudoku.VOCAB_SIZE),  # erase (blank) or a digit
-        fixed_cells=lambda inputs: inputs > sudoku.BLANK,
-        distance_is_exact=True,  # SudokuDomain.distance is 0 exactly for answers the verifier accepts
+        fixed_cells=sudoku_givens,
+        # The verifier decides (a kept puzzle may have other solutions); distance as SudokuDomain's.
+        distance_is_exact=False,
         **episode,
     )
 
@@ -69,8 +75,8 @@ class SudokuRefineEnv(RefineEnv):
     the puzzle (``start="input"``) or an all-blank grid (``start="blank"``).
 
     ## Episode End
-    Terminated when the verifier accepts the grid; truncated after ``max_steps`` (TimeLimit via
-    ``gym.make``); stepping after the end raises ``gymnasium.error.ResetNeeded``.
+    Terminated when the verifier accepts the grid; truncated after ``max_steps`` (by the env itself,
+    wrapped or not); stepping after the end raises ``gymnasium.error.ResetNeeded``.
 
     ## Arguments
     ``gym.make("SudokuRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
@@ -97,10 +103,8 @@ class SudokuRefineEnv(RefineEnv):
 class SudokuRefineVectorEnv(RefineVectorEnv):
     """``num_envs`` Sudoku refinement episodes as one numpy batch (see `SudokuRefineEnv`)."""
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
-        super().__init__(sudoku_task(**kwargs), num_envs, render_mode=render_mode)
+    def __init__(
+        self, num_envs: int = 1, render_mode: str | None = None, max_episode_steps: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(sudoku_task(**kwargs), num_envs, render_mode=render_mode, max_episode_steps=max_episode_steps)
 
-
-def make(**kwargs: Any) -> gym.Env:
-    """Entry point of ``SudokuRefine-v0``."""
-    return time_limited(SudokuRefineEnv(**kwargs))
