@@ -181,11 +181,7 @@ class CFGAgent:
 
     def _env_puzzle_id(self, env: Any, info: dict[str, Any]) -> int | None:
         """The puzzle-embedding id of the env's current puzzle, when the model learned one per puzzle."""
-        if self.model.puzzle_emb is None:
+        if self.model.puzzle_emb is None or "puzzle_id" not in info:
             return None
-        task = getattr(getattr(env, "unwrapped", env), "task", None)
-        if task is None or "split" not in info or "puzzle_index" not in info:
-            return None
-        pid = int(task.sets[info["split"]].puzzle_ids[info["puzzle_index"]])
+        pid = int(info["puzzle_id"])
         return pid if pid < self.model.puzzle_emb.num_embeddings else None
-

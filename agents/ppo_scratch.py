@@ -80,7 +80,8 @@ class PPOArgs:
 
 def evaluate_policy_on_test(model: PPO, args: PPOArgs) -> tuple[float, float]:
     """Shares of test puzzles the deterministic policy solves within the step budget (the env's
-    verifier) and whose final answer equals the stored label."""
+    verifier, read at submission: test episodes follow the evaluation protocol) and whose final
+    answer equals the stored label."""
     probe = args.make_env(1)
     count = len(probe.unwrapped.task.test) if hasattr(probe, "unwrapped") else len(probe.task.test)
     probe.close()
@@ -92,9 +93,10 @@ def evaluate_policy_on_test(model: PPO, args: PPOArgs) -> tuple[float, float]:
     running = np.ones(count, dtype=bool)
     while running.any():
         action, _ = model.predict(obs, deterministic=True)
-        obs, _, terminated, truncated, _ = env.step(action)
+        obs, _, terminated, truncated, infos = env.step(action)
         ended = running & (terminated | truncated)
-        solved |= terminated & running
+        if "solved" in infos:
+            solved |= ended & infos["_solved"] & infos["solved"]
         exact[ended] = ((obs["answer"][ended] == labels[ended]) | (labels[ended] == 0)).all(axis=1)
         running &= ~(terminated | truncated)
     env.close()

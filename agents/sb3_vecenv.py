@@ -35,7 +35,7 @@ class SB3VecEnv(VecEnv):
         obs, _ = self.venv.reset(seed=seeds, options=options)
         self._reset_seeds()
         self._reset_options()
-        return obs
+        return _writable(obs)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
@@ -55,7 +55,7 @@ class SB3VecEnv(VecEnv):
                 info_list[i]["terminal_observation"] = _row(obs, i)
                 info_list[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
             obs, _ = self.venv.reset(options={"reset_mask": dones})
-        return obs, rewards.astype(np.float32), dones, info_list
+        return _writable(obs), rewards.astype(np.float32), dones, info_list
 
     def close(self) -> None:
         self.venv.close()
@@ -82,6 +82,13 @@ class SB3VecEnv(VecEnv):
     def get_images(self) -> Sequence[np.ndarray | None]:
         frames = self.venv.render()
         return list(frames) if frames is not None else [None] * self.num_envs
+
+
+def _writable(obs: VecEnvObs) -> VecEnvObs:
+    """Writable arrays: the vector env returns read-only ones, which torch.as_tensor warns about."""
+    if isinstance(obs, dict):
+        return {k: v if v.flags.writeable else v.copy() for k, v in obs.items()}
+    return obs if obs.flags.writeable else obs.copy()
 
 
 def _row(obs: VecEnvObs, i: int) -> Any:

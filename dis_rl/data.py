@@ -33,12 +33,14 @@ def build_data(cfg: DataConfig) -> tuple[ExampleSource, PuzzleSet]:
     raise ConfigError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens', 'sudoku', 'arc']")
 
 
-def puzzle_sets(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
+def puzzle_sets(cfg: DataConfig, include_hidden: bool = False) -> tuple[PuzzleSet, PuzzleSet]:
     """The training and test puzzles of a data config, without on-the-fly augmentation: what the
     envs (`gym.make(..., data=cfg)`), the agents and the RL arms episode over. N-Queens and Sudoku:
     the trainer's base puzzles (N-Queens' dihedral images included when ``augment``) and its test
     set. ARC: one episode per test pair, with the task's demonstrations in ``extras``; training
-    tasks of ``sources``/``arc_dirs``/``tasks``, test tasks of ``evaluate`` (as `build_arc`)."""
+    tasks of ``sources``/``arc_dirs``/``tasks``, test tasks of ``evaluate`` (as `build_arc`);
+    ``include_hidden`` keeps ARC test pairs whose output is hidden (all-PAD label: answered, never
+    scored), for the envs' evaluation protocol."""
     if cfg.domain == "nqueens":
         return nqueens.generate(
             num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, augment=cfg.augment,
@@ -53,7 +55,7 @@ def puzzle_sets(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
         if cfg.evaluate == "train":  # as `arc_test_set`: score the training tasks (memorisation)
             return train, train
         test_tasks = load_tasks(cfg.evaluate, "test", strict=cfg.strict)
-        return train, episodes_from_tasks(test_tasks, name=f"arc-{Path(str(cfg.evaluate)).name}-test")
+        return train, episodes_from_tasks(test_tasks, include_hidden, name=f"arc-{Path(str(cfg.evaluate)).name}-test")
     raise ConfigError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens', 'sudoku', 'arc']")
 
 

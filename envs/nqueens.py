@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from dis_rl.puzzles import nqueens
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for
+from envs.core import RefineTask, puzzle_sets_for
+from envs.scalar import RefineEnv
+from envs.vector import RefineVectorEnv
 
 _DEFAULTS = {"num_train": 800, "num_test": 200, "seed": 0, "augment": True, "min_queens": 1, "max_queens": 7}
 
@@ -77,18 +79,26 @@ class NQueensRefineEnv(RefineEnv):
     Terminated when the verifier accepts the answer; truncated after ``max_steps`` steps (by the env
     itself, wrapped or not). Stepping after the end raises ``gymnasium.error.ResetNeeded``.
 
+    ## Protocol
+    ``protocol=None`` (default): episodes on the test split follow the evaluation protocol (reward 0 and no
+    ``distance``/``solved`` before the submission, which is the answer after the last step or
+    ``env.unwrapped.submit()``; reward 1.0 if correct; one attempt per puzzle unless ``attempts=``), episodes on the
+    training split get label feedback as above. ``protocol="label_feedback"`` gives the label's feedback on every
+    split (its scores are no benchmark scores); ``protocol="evaluation"`` evaluates every split.
+
     ## Arguments
-    ``gym.make("NQueensRefine-v0", action_mode="refine", max_steps=None, start="input",
-    split="train", success_bonus=1.0, step_penalty=0.0, num_train=800, num_test=200,
-    puzzle_seed=0, augment=True, min_queens=1, max_queens=7, data=None, render_mode=None)``.
+    ``gym.make("NQueensRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
+    success_bonus=1.0, step_penalty=0.0, protocol=None, attempts=None, num_train=800, num_test=200, puzzle_seed=0,
+    augment=True, min_queens=1, max_queens=7, data=None, render_mode=None)``.
     ``max_steps`` defaults to 6 (refine) or 64 (edit). Puzzles come from `dis_rl.data.puzzle_sets`,
     the trainer's path (800 base puzzles with their dihedral images for training, 200 for test);
     ``data`` (a `DataConfig` or its dict, e.g. a checkpoint's ``config["data"]``) replaces the
     puzzle arguments, so an env sees exactly a run's training and test boards.
     ``reset(options={"split": "test", "puzzle": 3})`` picks a
     split and a puzzle index. ``render_mode``: ``"ansi"`` (text boards) or ``"rgb_array"`` (input |
-    answer image). ``info``: ``distance``, ``solved``, ``step``, ``puzzle_id``, ``puzzle_index``,
-    ``split``.
+    answer image). ``info``: ``step``, ``puzzle_name`` (string id), ``puzzle_id`` (integer
+    puzzle-embedding id), ``puzzle_index``, ``split``, ``protocol``; with label feedback ``distance``
+    and ``solved``; under evaluation ``attempt``, and at the submission ``scored`` (and ``solved``).
     """
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:

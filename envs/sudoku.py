@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from dis_rl.puzzles import sudoku
-from envs.core import RefineEnv, RefineTask, RefineVectorEnv, puzzle_sets_for
+from envs.core import RefineTask, puzzle_sets_for
+from envs.scalar import RefineEnv
+from envs.vector import RefineVectorEnv
 
 _DEFAULTS = {"num_train": 100, "num_test": 20, "seed": 0, "keep_fraction": 1.0, "csv_path": "",
              "test_csv_path": "", "strict": False, "multiple_solutions": "reject"}
@@ -17,6 +19,11 @@ _DEFAULTS = {"num_train": 100, "num_test": 20, "seed": 0, "keep_fraction": 1.0, 
 def sudoku_givens(inputs: np.ndarray) -> np.ndarray:
     """The clues of Sudoku puzzles (a module-level function, so that envs pickle)."""
     return inputs > sudoku.BLANK
+
+
+def sudoku_complete(answers: np.ndarray) -> np.ndarray:
+    """Grids with a digit in every cell: the only ones the verifier can accept (it runs on no other)."""
+    return (answers > sudoku.BLANK).all(axis=-1)
 
 
 def sudoku_task(
@@ -44,8 +51,10 @@ def sudoku_task(
         blank_token=sudoku.BLANK,
         paintable=range(sudoku.BLANK, sudoku.VOCAB_SIZE),  # erase (blank) or a digit
         fixed_cells=sudoku_givens,
-        # The verifier decides (a kept puzzle may have other solutions); distance as SudokuDomain's.
+        # The verifier decides (a kept puzzle may have other solutions); distance as SudokuDomain's:
+        # 0 for an accepted grid, else the Hamming distance to the label (at least 1).
         distance_is_exact=False,
+        could_be_solved=sudoku_complete,
         **episode,
     )
 
@@ -78,11 +87,18 @@ class SudokuRefineEnv(RefineEnv):
     Terminated when the verifier accepts the grid; truncated after ``max_steps`` (by the env itself,
     wrapped or not); stepping after the end raises ``gymnasium.error.ResetNeeded``.
 
+    ## Protocol
+    ``protocol=None`` (default): episodes on the test split follow the evaluation protocol (reward 0 and no
+    ``distance``/``solved`` before the submission, which is the answer after the last step or
+    ``env.unwrapped.submit()``; reward 1.0 if correct; one attempt per puzzle unless ``attempts=``), episodes on the
+    training split get label feedback as above. ``protocol="label_feedback"`` gives the label's feedback on every
+    split (its scores are no benchmark scores); ``protocol="evaluation"`` evaluates every split.
+
     ## Arguments
     ``gym.make("SudokuRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
-    success_bonus=1.0, step_penalty=0.0, csv_path=None, test_csv_path=None, strict=False,
-    num_train=100, num_test=20, puzzle_seed=0, keep_fraction=1.0, multiple_solutions="reject", data=None,
-    render_mode=None)``.
+    success_bonus=1.0, step_penalty=0.0, protocol=None, attempts=None, csv_path=None, test_csv_path=None,
+    strict=False, num_train=100, num_test=20, puzzle_seed=0, keep_fraction=1.0, multiple_solutions="reject",
+    data=None, render_mode=None)``.
     Puzzles come from `dis_rl.data.puzzle_sets`, the trainer's path, so the same arguments (or
     ``data``: a `DataConfig` or its dict, e.g. a checkpoint's ``config["data"]``) give the same
     train/test puzzles as ``dis-rl train``. Without ``csv_path`` the puzzles come from the built-in

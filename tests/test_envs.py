@@ -34,6 +34,14 @@ def make(env_id: str, **kwargs) -> gym.Env:
     return gym.make(env_id, **{**SMALL[env_id], **kwargs})
 
 
+def label_of(env, row: int | None = None) -> np.ndarray:
+    """The hidden label of the current episode (of sub-env ``row`` of a vector env), for tests."""
+    env = env.unwrapped
+    if row is None:
+        return env.task.sets[env._split].labels[env._index]
+    return env.task.sets[env._split_names[row]].labels[env._index[row]]
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_gymnasium_check_env(env_id, mode):
@@ -58,7 +66,7 @@ def test_label_solves_in_one_refine_step(env_id):
     env = make(env_id)
     obs, info = env.reset(seed=0)
     task = env.unwrapped.task
-    label = env.unwrapped._state.labels[0].astype(np.int64)
+    label = label_of(env).astype(np.int64)
     d0, length = info["distance"], task.domain.scored_cells(label[None])[0]
     obs, reward, terminated, truncated, info = env.step(label)
     assert terminated and not truncated and info["solved"] and info["distance"] == 0
@@ -68,7 +76,7 @@ def test_label_solves_in_one_refine_step(env_id):
 
 
 def test_nqueens_edit_mode_masks_and_paints():
-    env = make("NQueensRefine-v0", action_mode="edit", start="blank")
+    env = make("NQueensRefine-v0", action_mode="edit", start="blank", protocol="label_feedback")
     obs, info = env.reset(seed=1, options={"split": "test", "puzzle": 2})
     assert info["split"] == "test" and info["puzzle_index"] == 2
     masks = env.unwrapped.action_masks().reshape(64, 3)
@@ -79,7 +87,7 @@ def test_nqueens_edit_mode_masks_and_paints():
     cell = int(np.flatnonzero(givens)[0])
     obs, *_ = env.step(cell * 3 + 1)  # masked (erase a given): legal, changes nothing
     assert (obs["answer"] == 1).all()
-    label = env.unwrapped._state.labels[0]
+    label = label_of(env)
     for c in np.flatnonzero(label == 2):
         obs, r, terminated, truncated, info = env.step(int(c) * 3 + 2)
     assert terminated and info["solved"] and info["step"] == 9
@@ -145,7 +153,7 @@ def test_random_episodes_keep_their_promises(seed, mode, start, kinds):
                 task.seq_len * task.vocab
             )
         else:
-            board = env.unwrapped._state.labels[0] if kind == "label" else obs["input"]
+            board = label_of(env) if kind == "label" else obs["input"]
             if mode == "refine":
                 action = board.astype(np.int64)
             else:  # paint the first cell where the answer differs from the board
@@ -225,8 +233,8 @@ def test_arc_renders_every_answer_size_in_every_mode(tmp_path, start):
         check_env(env.unwrapped, skip_render_check=False)
         for i in range(len(ANSWER_SHAPES)):
             env.reset(options={"puzzle": i})
-            for answer in (env.unwrapped._state.labels[0], np.zeros(900), np.full(900, 5), np.arange(900) % 12):
-                env.unwrapped._state.answers[0] = answer  # every answer size, well formed or not
+            for answer in (label_of(env), np.zeros(900), np.full(900, 5), np.arange(900) % 12):
+                env.unwrapped._answer = answer.astype(np.uint8)  # every answer size, well formed or not
                 frame = env.render()
                 if render_mode == "rgb_array":
                     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3

@@ -9,7 +9,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers the ids)
-from tests.test_envs import ENV_IDS, MODES, SMALL
+from tests.test_envs import ENV_IDS, MODES, SMALL, label_of
 
 
 def make_vec(env_id: str, num_envs: int, **kwargs) -> gym.vector.VectorEnv:
@@ -45,7 +45,7 @@ def test_vector_matches_scalar_envs(env_id, mode):
     for t in range(steps):
         actions = _random_actions(rng, venv.unwrapped.task, num)
         if mode == "refine" and t % 3 == 1:  # sub-env 0 proposes its label: ends solved
-            actions[0] = venv.unwrapped._state.labels[0]
+            actions[0] = label_of(venv, 0)
         vobs, vrew, vterm, vtrunc, vinfo = venv.step(actions)
         assert venv.observation_space.contains(vobs)
         for i, env in enumerate(scalars):
@@ -65,7 +65,7 @@ def test_vector_matches_scalar_envs(env_id, mode):
 def test_label_actions_terminate_and_autoreset():
     venv = make_vec("NQueensRefine-v0", 4)
     venv.reset(seed=0)
-    labels = venv.unwrapped._state.labels.astype(np.int64)
+    labels = np.stack([label_of(venv, i) for i in range(venv.num_envs)]).astype(np.int64)
     _, rewards, terminated, truncated, info = venv.step(labels)
     assert terminated.all() and not truncated.any() and info["solved"].all() and (rewards > 1).all()
     obs, rewards, terminated, truncated, info = venv.step(labels)  # ignored: autoreset

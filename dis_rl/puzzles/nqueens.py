@@ -265,6 +265,14 @@ class NQueensDomain:
         cand = np.where(slot < counts[:, None], cand, cand[:, :1])
         return np.where(counts[:, None] > 0, cand, NO_CANDIDATE).astype(np.uint64)
 
+    def candidate_boards(self, candidates: np.ndarray, missing: int = 255) -> np.ndarray:
+        """``[N, K, 64]`` uint8 token boards of `solution_candidates` (a puzzle without any: all
+        ``missing``, a token no answer holds), for distances as counts of differing cells."""
+        queens = np.unpackbits(candidates.view(np.uint8), bitorder="little").reshape(*candidates.shape, SEQ_LEN)
+        boards = np.where(queens.astype(bool), QUEEN, EMPTY).astype(np.uint8)
+        boards[candidates[:, 0] == NO_CANDIDATE] = missing
+        return boards
+
     def distance_to_candidates(self, answers: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """`distance` given the puzzles' `solution_candidates` (identical result)."""
         answers = np.atleast_2d(answers)
