@@ -80,11 +80,9 @@ class NQueensRefineEnv(RefineEnv):
     itself, wrapped or not). Stepping after the end raises ``gymnasium.error.ResetNeeded``.
 
     ## Protocol
-    ``protocol=None`` (default): episodes on the test split follow the evaluation protocol (reward 0 and no
-    ``distance``/``solved`` before the submission, which is the answer after the last step or
-    ``env.unwrapped.submit()``; reward 1.0 if correct; one attempt per puzzle unless ``attempts=``), episodes on the
-    training split get label feedback as above. ``protocol="label_feedback"`` gives the label's feedback on every
-    split (its scores are no benchmark scores); ``protocol="evaluation"`` evaluates every split.
+    Test-split episodes are evaluated by default (no label feedback before the one scored
+    submission per puzzle; ``attempts=`` for more); ``protocol="label_feedback"`` asks for the
+    label's feedback everywhere. See `envs.core` and docs/ENVS.md ("Scoring protocol").
 
     ## Arguments
     ``gym.make("NQueensRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
