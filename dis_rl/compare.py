@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ class Arm:
     kind: str = ""  # dis | trm (a runner in ARM_KINDS)
     config: str = ""  # train config, relative to the compare file (or the working directory)
     overrides: list[str] = field(default_factory=list)  # section.key=value, applied after the shared ones
+    note: str = ""  # free text shown beside the arm in the reach table (e.g. what the paper claims)
 
 
 @dataclass
@@ -54,6 +57,8 @@ class CompareConfig:
     baseline: str = ""  # the arm whose final accuracy is the target (default: the first trm arm)
     contender: str = ""  # the arm measured against it (default: the first dis arm)
     overrides: list[str] = field(default_factory=list)  # applied to every arm (e.g. train.threads=2)
+    reach: float = 0.0  # also tabulate, per seed, the calls to first reach this valid accuracy (0: off)
+    report: str = ""  # also write that table, with its provenance, to this markdown file (needs reach)
     arms: list[Arm] = field(default_factory=list)
 
     @property
@@ -70,6 +75,10 @@ class CompareConfig:
             raise ValueError("budget values must be positive")
         if self.eval_points < 1:
             raise ValueError(f"eval_points must be >= 1, got {self.eval_points}")
+        if not 0 <= self.reach <= 1:
+            raise ValueError(f"reach must be a valid accuracy in [0, 1], got {self.reach}")
+        if self.report and not self.reach:
+            raise ValueError("report needs reach (the accuracy whose calls it tabulates)")
         if self.eval_spacing not in ("linear", "log"):
             raise ValueError(f"eval_spacing must be 'linear' or 'log', got {self.eval_spacing!r}")
         if len(self.arms) < 1:
@@ -326,6 +335,50 @@ def format_tables(summaries: list[ArmSummary], verdict_: Verdict | None, budget:
     return "\n".join(lines)
 
 
+def _spread(values: list[float], fmt: str) -> str:
+    """``mean [min-max]`` of per-seed values (just the value for one seed)."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(_mean(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+
+
+def reach_table(arms: list[Arm], results: dict[str, dict[int, ArmRun]], reach: float) -> str:
+    """Per arm: final valid % and the network calls at the first evaluation reaching ``reach`` valid,
+    each as seed mean [min-max]; seeds that never reach it are counted, not averaged."""
+    pct = f"{100 * reach:g}"
+    lines = [f"| arm | seeds | final valid % | calls to reach {pct}% valid | seeds reaching {pct}% | note |",
+             "|---|---:|---:|---:|---:|---|"]
+    for arm in arms:
+        runs = results[arm.name]
+        final = [100 * r.evals[-1]["valid"] for r in runs.values() if r.evals]
+        calls = [next((e["network_calls"] for e in r.evals if e["valid"] >= reach), None) for r in runs.values()]
+        reached = [c for c in calls if c is not None]
+        lines.append(f"| {arm.name} | {len(runs)} | {_spread(final, '{:.1f}') if final else '-'} | "
+                     f"{_spread(reached, '{:,.0f}') if reached else 'not reached'} | {len(reached)}/{len(runs)} | "
+                     f"{arm.note} |")
+    return "\n".join(lines)
+
+
+def write_report(path: Path, cfg: CompareConfig, source: Path, overrides: list[str] | None, table: str,
+                 wall_s: float) -> Path:
+    """The reach table with its provenance (command, commit, seeds, machine, wall time)."""
+    import platform
+
+    from dis_rl.checkpoint import git_commit
+
+    command = " ".join(["dis-rl compare", str(source), *(overrides or [])])
+    budget = (f"{cfg.budget.network_calls:,} network calls" if cfg.budget.network_calls
+              else f"{cfg.budget.seconds:g} training s")
+    text = (f"# {cfg.name}\n\nCommand: `{command}`; commit {git_commit()}; seeds {cfg.seed_list}; budget {budget} "
+            f"per arm x seed, {cfg.eval_points} evaluations ({cfg.eval_spacing}); machine: {platform.machine()} "
+            f"with {os.cpu_count()} CPUs; wall time of the command {wall_s / 60:.0f} min "
+            f"(finished arm x seeds reused from an earlier run count as 0). Plot: compare.png in the run folder.\n\n"
+            f"{table}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | None = None, log_x: bool = False) -> Path:
     import matplotlib
 
@@ -383,6 +436,7 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
             fresh: bool = False, log: Callable[[str], None] = print) -> CompareResult:
     """Run every arm x seed (reusing finished ones unless ``fresh``) and write plot, tables and
     TensorBoard scalars; ``log`` receives progress lines and, last, the verdict line."""
+    started = time.perf_counter()
     cfg, base_dir = load_compare_config(path, overrides)
     runs = {arm.name: {seed: arm_run_config(cfg, arm, seed, base_dir) for seed in cfg.seed_list} for arm in cfg.arms}
     run_dir = Path(cfg.out_dir) / cfg.name
@@ -400,6 +454,12 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     by_name = {s.name: s for s in summaries}
     verdict_ = verdict(by_name[base.name], by_name[cont.name]) if base and cont and base is not cont else None
     table = format_tables(summaries, verdict_, cfg.budget)
+    if cfg.reach:
+        reach = reach_table(cfg.arms, results, cfg.reach)
+        table += f"\n\nPer seed, the first evaluation at or above {100 * cfg.reach:g}% valid:\n\n{reach}"
+        if cfg.report:
+            wall_s = time.perf_counter() - started
+            log(f"report: {write_report(Path(cfg.report), cfg, Path(path), overrides, reach, wall_s)}")
     (run_dir / "compare.md").write_text(table + "\n")
     plot = plot_comparison(summaries, run_dir / "compare.png", verdict_.target if verdict_ else None,
                            log_x=cfg.eval_spacing == "log")

@@ -114,6 +114,9 @@ class DataConfig:
     csv_path: str = ""  # Sudoku-Extreme CSV (source,question,answer,rating); "" uses the generator
     test_csv_path: str = ""
     keep_fraction: float = 0.1  # generator: keep the hardest share of candidates
+    target_rating: int = 0  # generator: hill-climb each candidate toward this rating (0: plain minimal puzzles)
+    harden_steps: int = 100  # generator: most hill-climb steps per candidate (with target_rating)
+    blanks: int = 0  # generator: easy puzzles with this many blanks instead of minimal ones (0: minimal)
     workers: int = 1  # generator processes
     cache_dir: str = ""  # generated Sudoku sets are cached here ("": ~/.cache/dis-rl)
     multiple_solutions: str = "reject"  # Sudoku CSV: reject | keep puzzles with several solutions (docs/DATA.md)
@@ -129,6 +132,14 @@ class DataConfig:
             raise ValueError(f"data.num_aug must be >= 0, got {self.num_aug}")
         if not 0 < self.keep_fraction <= 1:
             raise ValueError(f"data.keep_fraction must lie in (0, 1], got {self.keep_fraction}")
+        if self.target_rating < 0 or self.harden_steps < 1:
+            raise ValueError(f"data.target_rating must be >= 0 and data.harden_steps >= 1, got {self.target_rating}, "
+                             f"{self.harden_steps}")
+        if not 0 <= self.blanks <= 64:
+            raise ValueError(f"data.blanks must lie in 0..64 (a unique 9x9 Sudoku has at least 17 clues), got "
+                             f"{self.blanks}")
+        if self.blanks and self.target_rating:
+            raise ValueError("data.blanks (easy puzzles) and data.target_rating (hard puzzles) exclude each other")
         if self.workers < 1:
             raise ValueError(f"data.workers must be >= 1, got {self.workers}")
         if self.multiple_solutions not in ("reject", "keep"):

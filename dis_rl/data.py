@@ -220,6 +220,9 @@ def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
 
     total = cfg.num_train + cfg.num_test
     key = f"{total}-{cfg.seed}-{cfg.keep_fraction}"
+    difficulty = {"target_rating": cfg.target_rating, "harden_steps": cfg.harden_steps, "blanks": cfg.blanks}
+    if cfg.target_rating or cfg.blanks:  # plain sets keep their old cache names
+        key += f"-r{cfg.target_rating}-h{cfg.harden_steps}-b{cfg.blanks}"
     cache = Path(cfg.cache_dir or Path.home() / ".cache" / "dis-rl")
     path = cache / f"sudoku-gen-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
     cached = _read_generated_cache(path, total) if path.is_file() else None
@@ -227,7 +230,7 @@ def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
         questions, answers, rating = cached
     else:
         puzzles, report = generate_with_report(total, seed=cfg.seed, keep_fraction=cfg.keep_fraction,
-                                               workers=cfg.workers)
+                                               workers=cfg.workers, **difficulty)
         print(f"Sudoku generator: {report}", file=sys.stderr)
         questions = puzzles.inputs.astype(np.int64) - 1
         answers = puzzles.labels.astype(np.int64) - 1

@@ -134,3 +134,27 @@ def test_a_second_compare_on_a_busy_folder_is_refused(tmp_path, capsys):
     lock.write_text("999999999 compare\n")  # stale: taken over
     compare(path, progress=False, log=lambda _: None)
     assert not lock.exists()
+
+
+def test_reach_table_reads_each_seed_and_counts_misses(tmp_path):
+    from dis_rl.compare import Arm, ArmRun, Budget, CompareConfig, reach_table, write_report
+
+    def run(valids):
+        return ArmRun([{"network_calls": 1000 * (i + 1), "train_s": 1.0, "valid": v, "exact": v}
+                       for i, v in enumerate(valids)], 18.0, 18.0)
+
+    arms = [Arm("fast", "dis", "x.yaml", note="paper: fast"), Arm("slow", "dis", "x.yaml")]
+    results = {"fast": {0: run([0.5, 0.8, 0.9]), 1: run([0.85, 0.9, 0.95])},
+               "slow": {0: run([0.1, 0.5, 0.7]), 1: run([0.2, 0.6, 0.81])}}
+    table = reach_table(arms, results, 0.8)
+    fast, slow = table.splitlines()[2:]
+    assert "| fast | 2 | 92.5 [90.0-95.0] | 1,500 [1,000-2,000] | 2/2 | paper: fast |" == fast
+    assert "| slow | 2 | 75.5 [70.0-81.0] | 3,000 | 1/2 |" in slow
+    cfg = CompareConfig(name="abl", budget=Budget(network_calls=3000), reach=0.8, arms=arms)
+    text = write_report(tmp_path / "r" / "abl.md", cfg, tmp_path / "abl.yaml", ["seeds=2"], table, 120.0).read_text()
+    assert "dis-rl compare" in text and "seeds=2" in text and "seeds [0, 1, 2]" in text and table in text
+    with pytest.raises(ConfigError, match="report needs reach"):
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump({"budget": {"network_calls": 10}, "report": "x.md",
+                                        "arms": [{"name": "a", "kind": "dis", "config": "x.yaml"}]}))
+        load_compare_config(path)

@@ -13,6 +13,7 @@ from dis_rl.puzzles.sudoku import (
     SudokuFormatError,
     generate_with_report,
     load_csv,
+    puzzle_rating,
 )
 from dis_rl.puzzles.sudoku_solver import count_solutions, is_valid_solution, solve
 
@@ -100,6 +101,23 @@ def test_generator_unique_hard_and_seeded():
     assert puzzles.extras["rating"].min() >= report.min_kept_rating
     again = generate_with_report(6, seed=3, keep_fraction=0.5)[0]
     np.testing.assert_array_equal(puzzles.inputs, again.inputs)
+
+
+def test_generator_difficulty_controls():
+    """Easy puzzles have exactly the asked blanks; hill-climbed ones never rate below plain minimal
+    puzzles of the same seeds, and both stay unique."""
+    easy = generate_with_report(4, seed=2, keep_fraction=1.0, blanks=30)[0]
+    assert ((easy.inputs == 1).sum(1) == 30).all()
+    plain = generate_with_report(3, seed=4, keep_fraction=1.0)[0]
+    hard = generate_with_report(3, seed=4, keep_fraction=1.0, target_rating=6, harden_steps=6)[0]
+    assert (hard.extras["rating"] >= plain.extras["rating"]).all()
+    assert hard.extras["rating"].sum() > plain.extras["rating"].sum() or (plain.extras["rating"] >= 6).all()
+    for q in [*easy.inputs, *hard.inputs]:
+        assert count_solutions((q.astype(int) - 1).tolist(), limit=2) == 1
+    for q, r in zip(hard.inputs, hard.extras["rating"]):
+        assert puzzle_rating((q.astype(int) - 1).tolist()) == r
+    with pytest.raises(ValueError, match="blanks"):
+        generate_with_report(1, blanks=70)
 
 
 def test_augmentation_keeps_validity_and_is_deterministic():

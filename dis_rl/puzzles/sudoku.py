@@ -198,12 +198,19 @@ def random_solution(rng: np.random.Generator) -> list[int]:
     return solve(grid, limit=1)[0][0]
 
 
-def minimal_puzzle(solution: list[int], rng: np.random.Generator) -> list[int]:
-    """Remove clues in random order while the solution stays unique (each removal is checked by
-    searching for a solution that differs from `solution` at the removed cell)."""
-    puzzle = list(solution)
+def minimise(
+    puzzle: list[int], rng: np.random.Generator, solution: list[int] | None = None, blanks: int = SEQ_LEN
+) -> list[int]:
+    """Remove clues of `puzzle` in random order while its solution stays unique, until `blanks`
+    cells are blank (default: until no clue can go, a minimal puzzle). Each removal is checked by
+    searching for a solution that differs at the removed cell."""
+    puzzle = list(puzzle)
     for i in rng.permutation(SEQ_LEN).tolist():
+        if puzzle.count(0) >= blanks:
+            break
         value = puzzle[i]
+        if not value:
+            continue
         puzzle[i] = 0
         cand = [ALL if v == 0 else 1 << (v - 1) for v in puzzle]
         cand[i] &= ~(1 << (value - 1))
@@ -212,16 +219,48 @@ def minimal_puzzle(solution: list[int], rng: np.random.Generator) -> list[int]:
     return puzzle
 
 
+def minimal_puzzle(solution: list[int], rng: np.random.Generator) -> list[int]:
+    """A random minimal puzzle of `solution` (clues removed in random order while unique)."""
+    return minimise(solution, rng)
+
+
 def puzzle_rating(puzzle: list[int]) -> int:
     """Solver effort: dead ends of the propagate-and-branch search over the whole tree."""
     return solve(puzzle, limit=2)[1].dead_ends
 
 
-def _candidate(args: tuple[int, int]) -> tuple[list[int], list[int], int]:
-    seed, index = args
+def harden(
+    puzzle: list[int], solution: list[int], rng: np.random.Generator, target: int, steps: int
+) -> tuple[list[int], int, int]:
+    """Hill-climb `puzzle` toward `puzzle_rating` >= `target`: each step puts back two clues of
+    `solution` at random blanks and re-minimises in a new random order (a step through the space of
+    removal orders that stays unique and minimal); the result is kept when its rating does not fall.
+    Returns the puzzle, its rating and the steps taken (at most `steps`)."""
+    rating = puzzle_rating(puzzle)
+    taken = 0
+    while rating < target and taken < steps:
+        taken += 1
+        trial = list(puzzle)
+        for i in rng.choice([i for i in range(SEQ_LEN) if not trial[i]], size=2, replace=False).tolist():
+            trial[i] = solution[i]
+        trial = minimise(trial, rng)
+        trial_rating = puzzle_rating(trial)
+        if trial_rating >= rating:
+            puzzle, rating = trial, trial_rating
+    return puzzle, rating, taken
+
+
+def _candidate(args: tuple[int, int, int, int, int]) -> tuple[list[int], list[int], int]:
+    seed, index, target, steps, blanks = args
     rng = np.random.default_rng([seed, index])
     solution = random_solution(rng)
+    if blanks:
+        puzzle = minimise(solution, rng, blanks=blanks)
+        return puzzle, solution, puzzle_rating(puzzle)
     puzzle = minimal_puzzle(solution, rng)
+    if target:
+        puzzle, rating, _ = harden(puzzle, solution, rng, target, steps)
+        return puzzle, solution, rating
     return puzzle, solution, puzzle_rating(puzzle)
 
 
@@ -258,17 +297,23 @@ def _histogram(ratings: np.ndarray) -> dict[str, int]:
 
 
 def generate_with_report(
-    num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int = 1, name: str | None = None
+    num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int = 1, name: str | None = None,
+    target_rating: int = 0, harden_steps: int = 100, blanks: int = 0,
 ) -> tuple[PuzzleSet, GenerateReport]:
-    """`num` hard puzzles with unique solutions: ``ceil(num / keep_fraction)`` random minimal
-    puzzles are generated and the `num` hardest kept (ties: generation order). Candidate ``i``
-    depends only on ``(seed, i)``, so the result does not depend on `workers`.
-    ``extras["rating"]`` holds each puzzle's solver effort."""
+    """`num` puzzles with unique solutions: ``ceil(num / keep_fraction)`` random candidates are
+    generated and the `num` hardest kept (ties: generation order). A candidate is a random minimal
+    puzzle; with `target_rating` it is then hill-climbed (`harden`, at most `harden_steps` steps)
+    toward that rating; with `blanks` it is instead an easy puzzle with that many blanks (clues
+    removed in random order while unique). Candidate ``i`` depends only on ``(seed, i)``, so the
+    result does not depend on `workers`. ``extras["rating"]`` holds each puzzle's solver effort."""
     if not 0 < keep_fraction <= 1:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
+    if target_rating < 0 or harden_steps < 1 or not 0 <= blanks <= 64:
+        raise ValueError(f"need target_rating >= 0, harden_steps >= 1 and 0 <= blanks <= 64, got "
+                         f"{target_rating}, {harden_steps}, {blanks}")
     total = math.ceil(num / keep_fraction)
     start = time.perf_counter()
-    jobs = [(seed, i) for i in range(total)]
+    jobs = [(seed, i, target_rating, harden_steps, blanks) for i in range(total)]
     if workers > 1:
         import multiprocessing as mp
 
@@ -297,9 +342,9 @@ def generate_with_report(
     return puzzles, report
 
 
-def generate(num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int = 1) -> PuzzleSet:
-    """`num` hard generated puzzles (see `generate_with_report`)."""
-    return generate_with_report(num, seed, keep_fraction, workers)[0]
+def generate(num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int = 1, **difficulty) -> PuzzleSet:
+    """`num` generated puzzles (see `generate_with_report`; `difficulty`: target_rating, harden_steps, blanks)."""
+    return generate_with_report(num, seed, keep_fraction, workers, **difficulty)[0]
 
 
 def solver_order(inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
