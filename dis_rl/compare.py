@@ -372,7 +372,8 @@ def write_report(path: Path, cfg: CompareConfig, source: Path, overrides: list[s
     text = (f"# {cfg.name}\n\nCommand: `{command}`; commit {git_commit()}; seeds {cfg.seed_list}; budget {budget} "
             f"per arm x seed, {cfg.eval_points} evaluations ({cfg.eval_spacing}); machine: {platform.machine()} "
             f"with {os.cpu_count()} CPUs; wall time of the command {wall_s / 60:.0f} min "
-            f"(finished arm x seeds reused from an earlier run count as 0). Plot: compare.png in the run folder.\n\n"
+            f"(arm x seeds reused from an earlier run add none). Plot: {Path(cfg.out_dir) / cfg.name / 'compare.png'} "
+            f"(valid % vs network calls, seed mean and min-max band).\n\n"
             f"{table}\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
