@@ -57,6 +57,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_sudoku(args: argparse.Namespace) -> int:
+    from dis_rl.puzzles.sudoku import generate_with_report, write_csv
+
+    puzzles, report = generate_with_report(args.num, seed=args.seed, keep_fraction=args.keep_fraction,
+                                           workers=args.workers, target_rating=args.target_rating,
+                                           harden_steps=args.harden_steps, blanks=args.blanks)
+    print(report)
+    print(f"wrote {write_csv(puzzles, args.out)}")
+    return 0
+
+
 def _cmd_data_stats(args: argparse.Namespace) -> int:
     from dis_rl.data_stats import data_stats
 
@@ -203,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-multiple-solutions", action="store_true",
                    help="Sudoku: skip the uniqueness check (a few ms a row) and count such rows as valid")
     p.set_defaults(func=_cmd_data_stats)
+    p = data_sub.add_parser("sudoku", help="generate Sudoku puzzles (unique solutions, rated) into a CSV",
+                            description="Writes OUT in the Sudoku-Extreme layout (source,question,answer,rating), "
+                            "readable by data.csv_path and `dis-rl data stats` (docs/DATA.md).")
+    p.add_argument("out")
+    p.add_argument("--num", type=int, default=100, help="puzzles to write (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-fraction", type=float, default=1.0, help="keep the hardest share of candidates (default 1)")
+    p.add_argument("--target-rating", type=int, default=0, help="hill-climb each candidate toward this rating")
+    p.add_argument("--harden-steps", type=int, default=100, help="most hill-climb steps per candidate (default 100)")
+    p.add_argument("--blanks", type=int, default=0, help="easy puzzles with this many blanks instead of minimal ones")
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_cmd_data_sudoku)
 
     p = sub.add_parser("sweep-w", help="sweep the guidance scale w on a checkpoint's test puzzles",
                        description="Accuracy, advantage margin and Hamming contraction per step for each w; "

@@ -120,6 +120,17 @@ def test_generator_difficulty_controls():
         generate_with_report(1, blanks=70)
 
 
+def test_generated_csv_round_trips_through_the_cli(tmp_path, capsys):
+    from dis_rl.cli import main
+
+    out = tmp_path / "gen.csv"
+    assert main(["data", "sudoku", str(out), "--num", "3", "--blanks", "30", "--seed", "1"]) == 0
+    puzzles, report = load_csv(out, strict=True)  # rejects a puzzle with several solutions
+    assert report.loaded == 3 and ((puzzles.inputs == 1).sum(1) == 30).all()
+    assert main(["data", "stats", str(out)]) == 0
+    assert "givens per puzzle: min 51, median 51, max 51" in capsys.readouterr().out
+
+
 def test_augmentation_keeps_validity_and_is_deterministic():
     puzzles = generate_with_report(3, seed=1, keep_fraction=1.0)[0]
     source = SudokuAugmentedSource(puzzles, num_aug=50, seed=7)

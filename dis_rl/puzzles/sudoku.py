@@ -185,6 +185,21 @@ def drop_multiple_solutions(puzzles: PuzzleSet, path: str | Path, strict: bool =
     return puzzles if unique.all() else puzzles.subset(np.flatnonzero(unique))
 
 
+def write_csv(puzzles: PuzzleSet, path: str | Path, source: str = "dis-rl-generator") -> Path:
+    """Write `puzzles` in the Sudoku-Extreme layout that `load_csv` reads (``.`` for blanks; the
+    rating column from ``extras["rating"]`` when present)."""
+    path = Path(path)
+    ratings = puzzles.extras.get("rating", np.full(len(puzzles), -1.0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "question", "answer", "rating"])
+        for q, a, r in zip(puzzles.inputs.astype(int) - 1, puzzles.labels.astype(int) - 1, ratings):
+            writer.writerow([source, "".join(str(v) if v else "." for v in q), "".join(map(str, a)),
+                             int(r) if r >= 0 else ""])
+    return path
+
+
 # --------------------------------------------------------------------------------------------
 # Generator
 
