@@ -265,18 +265,27 @@ def harden(
     return puzzle, rating, taken
 
 
-def _candidate(args: tuple[int, int, int, int, int]) -> tuple[list[int], list[int], int]:
-    seed, index, target, steps, blanks = args
+def _candidate(args: tuple[int, int, int]) -> tuple[list[int], list[int], int]:
+    seed, index, blanks = args
     rng = np.random.default_rng([seed, index])
     solution = random_solution(rng)
-    if blanks:
-        puzzle = minimise(solution, rng, blanks=blanks)
-        return puzzle, solution, puzzle_rating(puzzle)
-    puzzle = minimal_puzzle(solution, rng)
-    if target:
-        puzzle, rating, _ = harden(puzzle, solution, rng, target, steps)
-        return puzzle, solution, rating
+    puzzle = minimise(solution, rng, blanks=blanks) if blanks else minimal_puzzle(solution, rng)
     return puzzle, solution, puzzle_rating(puzzle)
+
+
+def _hardened(args: tuple[int, int, list[int], list[int], int, int]) -> tuple[list[int], list[int], int]:
+    seed, index, puzzle, solution, target, steps = args
+    puzzle, rating, _ = harden(puzzle, solution, np.random.default_rng([seed, index, 1]), target, steps)
+    return puzzle, solution, rating
+
+
+def _map(fn, jobs: list, workers: int) -> list:
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            return pool.map(fn, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
+    return [fn(job) for job in jobs]
 
 
 @dataclass
@@ -317,10 +326,12 @@ def generate_with_report(
 ) -> tuple[PuzzleSet, GenerateReport]:
     """`num` puzzles with unique solutions: ``ceil(num / keep_fraction)`` random candidates are
     generated and the `num` hardest kept (ties: generation order). A candidate is a random minimal
-    puzzle; with `target_rating` it is then hill-climbed (`harden`, at most `harden_steps` steps)
-    toward that rating; with `blanks` it is instead an easy puzzle with that many blanks (clues
-    removed in random order while unique). Candidate ``i`` depends only on ``(seed, i)``, so the
-    result does not depend on `workers`. ``extras["rating"]`` holds each puzzle's solver effort."""
+    puzzle, or with `blanks` an easy puzzle with that many blanks (clues removed in random order
+    while unique). With `target_rating` each kept puzzle is then hill-climbed (`harden`, at most
+    `harden_steps` steps) toward that rating (the report's ``rating_histogram`` is the candidates'
+    before the climb, ``kept_histogram`` the final one). Candidate ``i`` depends only on
+    ``(seed, i)``, so the result does not depend on `workers`. ``extras["rating"]`` holds each
+    puzzle's solver effort."""
     if not 0 < keep_fraction <= 1:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
     if target_rating < 0 or harden_steps < 1 or not 0 <= blanks <= 64:
@@ -328,21 +339,18 @@ def generate_with_report(
                          f"{target_rating}, {harden_steps}, {blanks}")
     total = math.ceil(num / keep_fraction)
     start = time.perf_counter()
-    jobs = [(seed, i, target_rating, harden_steps, blanks) for i in range(total)]
-    if workers > 1:
-        import multiprocessing as mp
-
-        with mp.get_context("fork").Pool(workers) as pool:
-            results = pool.map(_candidate, jobs, chunksize=16)
-    else:
-        results = [_candidate(job) for job in jobs]
-    seconds = time.perf_counter() - start
+    results = _map(_candidate, [(seed, i, blanks) for i in range(total)], workers)
     ratings = np.array([r for _, _, r in results], dtype=np.int64)
     order = np.argsort(-ratings, kind="stable")[:num]
     order.sort()
-    questions = np.array([results[i][0] for i in order], dtype=np.int64).reshape(-1, SEQ_LEN)
-    answers = np.array([results[i][1] for i in order], dtype=np.int64).reshape(-1, SEQ_LEN)
-    kept = ratings[order]
+    chosen = [results[i] for i in order]
+    if target_rating:  # only the kept candidates climb: they start from the hardest ratings
+        chosen = _map(_hardened, [(seed, int(i), p, sol, target_rating, harden_steps)
+                                  for i, (p, sol, _) in zip(order, chosen)], workers)
+    seconds = time.perf_counter() - start
+    questions = np.array([c[0] for c in chosen], dtype=np.int64).reshape(-1, SEQ_LEN)
+    answers = np.array([c[1] for c in chosen], dtype=np.int64).reshape(-1, SEQ_LEN)
+    kept = np.array([c[2] for c in chosen], dtype=np.int64)
     report = GenerateReport(
         candidates=total,
         kept=len(order),
