@@ -109,6 +109,10 @@ class DataConfig:
     evaluate: str = "arc1"  # evaluation tasks of: arc1 | arc2 | DIR; "train": score the training examples
     tasks: list[str] = field(default_factory=list)  # keep only these training task ids (small runs)
     translate: bool = True  # random placement on the 30x30 canvas (training only)
+    canvas: str = "full"  # full: every example is the 30x30 canvas | cropped: the window its grids need
+    crop: str = "task"  # cropped training window: task (its largest known grid) | pair (the pair's own grids)
+    test_crop: str = "task"  # cropped test window (output unknown): task (largest demo/test input) | full
+    crop_step: int = 1  # round window sides up to a multiple of this (fewer batch shapes, e.g. for compile)
     force: bool = False  # allow evaluation tasks that are also training tasks (leakage guard)
     # Sudoku
     csv_path: str = ""  # Sudoku-Extreme CSV (source,question,answer,rating); "" uses the generator
@@ -146,6 +150,11 @@ class DataConfig:
             raise ValueError(f"data.multiple_solutions must be 'reject' or 'keep', got {self.multiple_solutions!r}")
         if self.domain == "arc" and not (self.sources or self.arc_dirs):
             raise ValueError("data.sources and data.arc_dirs are both empty: name at least one source of tasks")
+        from dis_rl.puzzles.arc_augment import CropSpec
+
+        CropSpec(self.canvas, self.crop, self.test_crop, self.crop_step)  # checks the four keys
+        if self.canvas == "cropped" and self.domain != "arc":
+            raise ValueError(f"data.canvas: cropped is for ARC; data.domain {self.domain!r} has one grid size")
         if self.test_csv_path and not self.csv_path:
             raise ValueError("data.test_csv_path needs data.csv_path (the training CSV)")
         if not 1 <= self.min_queens <= self.max_queens <= 7:
@@ -283,6 +292,11 @@ class RunConfig:
             part.validate()
         if self.train.method == "trm":
             self._validate_trm()
+        if self.data.canvas == "cropped" and self.model.variant != "attention":
+            raise ValueError(
+                f"data.canvas: cropped needs model.variant: attention; the {self.model.variant!r} variant mixes a "
+                "fixed token axis of 900 cells (one weight per canvas position), so it runs on the full canvas only"
+            )
         if self.model.step_embedding and self.model.step_embedding <= self.train.supervision_steps:
             raise ValueError(
                 f"model.step_embedding ({self.model.step_embedding}) must exceed train.supervision_steps "

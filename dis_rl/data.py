@@ -108,20 +108,34 @@ def build_arc(cfg: DataConfig):
             what = f"training on {[source_title(s) for s in cfg.sources + cfg.arc_dirs]}, evaluating on "
             check_leakage(train_tasks, eval_tasks, what + source_title(cfg.evaluate) + " (data.force=true)")
     num_aug = cfg.num_aug if cfg.augment else 0
-    return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=cfg.seed, translate=cfg.translate)
+    return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=cfg.seed, translate=cfg.translate,
+                           crop=arc_crop(cfg))
+
+
+def arc_crop(cfg: DataConfig):
+    """The `CropSpec` of an ARC data config (``data.canvas``, ``crop``, ``test_crop``, ``crop_step``)."""
+    from dis_rl.puzzles.arc_augment import CropSpec
+
+    return CropSpec(cfg.canvas, cfg.crop, cfg.test_crop, cfg.crop_step)  # validated with the config
 
 
 def arc_test_set(splits) -> PuzzleSet:
     """Un-augmented, untranslated test pairs with a known output (exact match by the verifier);
-    with no evaluation tasks, the training examples (a memorisation check)."""
+    with no evaluation tasks, the training examples (a memorisation check). Always on the full
+    canvas; on a cropped run ``extras["window"]`` holds the side of each example's window, which
+    evaluation runs the model on (`dis_rl.puzzles.base.windowed_batches`)."""
     from dis_rl.puzzles.arc_augment import ARCAugmentedSource
 
     source = splits.test
     if not splits.is_eval.any():
         pairs = [list(t.train) + [(x, y) for x, y in t.test if y is not None] for t in splits.tasks]
-        source = ARCAugmentedSource(splits.tasks, splits.plan, pairs, translate=False, seed=splits.train.seed)
-    rows = source.get(source.unaugmented())
+        sides = splits.crop.sides(splits.tasks, pairs, False, [True] * len(splits.tasks))
+        source = ARCAugmentedSource(splits.tasks, splits.plan, pairs, translate=False, seed=splits.train.seed,
+                                    sides=sides)
+    index = source.unaugmented()
+    rows = source.get(index, crop=False)
     keep = (rows["labels"] != PAD).any(axis=1)  # hidden test outputs are predicted, never scored
+    extras = {"window": source.example_side[source.locate(index)[0]][keep]} if source.cropped else {}
     return PuzzleSet(
         domain="arc",
         inputs=rows["inputs"][keep].astype(np.uint8),
@@ -131,6 +145,7 @@ def arc_test_set(splits) -> PuzzleSet:
         grid_shape=source.grid_shape,
         num_puzzle_ids=splits.num_puzzle_ids,
         name="arc-test" if splits.is_eval.any() else "arc-train-examples",
+        extras=extras,
     )
 
 

@@ -173,6 +173,18 @@ def reduce_round(losses: list[float], examples: int, network_calls: int, clocks:
     return mean[:k], round(out[k + c]), round(out[k + c + 1]), mean[k:]
 
 
+def all_gather_shards(local: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """The global tensor from every rank's equal contiguous shard along dim 0 (rank order); the
+    tensor itself in one process. Bool tensors travel as uint8 (gloo has no bool)."""
+    if not ctx.enabled:
+        return local
+    wire = local.to(torch.uint8) if local.dtype == torch.bool else local.contiguous()
+    parts = [torch.empty_like(wire) for _ in range(ctx.world_size)]
+    dist.all_gather(parts, wire)
+    out = torch.cat(parts)
+    return out.bool() if local.dtype == torch.bool else out
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.enabled:
         dist.barrier()

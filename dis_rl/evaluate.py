@@ -19,7 +19,7 @@ from dis_rl.device import autocast
 from dis_rl.distributed import DistContext
 from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
-from dis_rl.puzzles.base import PAD, Domain, PuzzleSet
+from dis_rl.puzzles.base import PAD, Domain, PuzzleSet, uncrop, window_cells, windowed_batches
 from dis_rl.rollout import rollout
 
 SPLITS = ("train", "test")  # the splits a checkpoint's puzzles come in
@@ -70,18 +70,23 @@ def evaluate(
     exact = np.zeros((steps, len(puzzles)), dtype=bool)
     hamming = np.zeros((steps, len(puzzles)), dtype=np.float64)
     final = np.zeros_like(puzzles.labels, dtype=np.int64)
-    for start in range(0, len(puzzles), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(puzzles)))
+    width = puzzles.grid_shape[1]
+    for idx, side in windowed_batches(puzzles, batch_size):
         batch = puzzles.get(idx)
-        inputs = torch.from_numpy(batch["inputs"]).to(device)
-        pids = torch.from_numpy(batch["puzzle_ids"]).to(device)
+        # A cropped run (extras["window"]) runs on each example's top-left window; the predictions
+        # go back to the full grid (PAD outside the window) to be scored like any other.
+        cells = None if side is None else window_cells(side, width)
+        inputs = batch["inputs"] if cells is None else batch["inputs"][:, cells]
         with autocast(device, precision):
-            out = rollout(model, inputs, pids, steps, step_input, w)
-        for s, pred in enumerate(out.predictions):
+            out = rollout(model, torch.from_numpy(inputs).to(device), torch.from_numpy(batch["puzzle_ids"]).to(device),
+                          steps, step_input, w, cells=None if cells is None else torch.from_numpy(cells).to(device))
+        preds = [p.cpu().numpy() if cells is None else uncrop(p.cpu().numpy(), cells, puzzles.seq_len)
+                 for p in out.predictions]
+        for s, pred in enumerate(preds):
             valid[s, idx], exact[s, idx], hamming[s, idx] = score_predictions(
-                domain, batch["inputs"], pred.cpu().numpy(), batch["labels"]
+                domain, batch["inputs"], pred, batch["labels"]
             )
-        final[idx] = out.predictions[-1].cpu().numpy()
+        final[idx] = preds[-1]
     model.train(was_training)
     copy_valid = domain.verify(puzzles.inputs, puzzles.inputs, puzzles.labels).mean()
     return EvalResult(

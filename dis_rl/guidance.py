@@ -29,7 +29,7 @@ from dis_rl.device import autocast
 from dis_rl.evaluate import score_predictions
 from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
-from dis_rl.puzzles.base import PAD, ExampleSource
+from dis_rl.puzzles.base import PAD, ExampleSource, uncrop
 from dis_rl.rollout import guided_logits, rollout
 
 
@@ -204,13 +204,21 @@ def sweep_w(
     for w in ws:
         sums = np.zeros((6, steps))  # valid, exact, hamming, distance, margin*cells, positive*cells
         cells = np.zeros(steps)
-        for start in range(0, len(indices), batch_size):
-            batch = puzzles.get(indices[start : start + batch_size])
+        chunks = (puzzles.batches(indices, batch_size) if arc_votes else
+                  [indices[start : start + batch_size] for start in range(0, len(indices), batch_size)])
+        for idx in chunks:
+            batch = puzzles.get(idx)
             inputs = torch.from_numpy(batch["inputs"]).to(device)
             pids = torch.from_numpy(batch["puzzle_ids"]).to(device)
             labels = torch.from_numpy(batch["labels"]).to(device)
+            where = torch.from_numpy(batch["cells"]).to(device) if "cells" in batch else None
             with autocast(device, precision):
-                out = rollout(model, inputs, pids, steps, step_input, float(w))
+                out = rollout(model, inputs, pids, steps, step_input, float(w), cells=where)
+            if where is not None:  # cropped ARC: answers back on the canvas, scored against the whole label
+                canvas = puzzles.get(idx, crop=False)
+                out.predictions = [torch.from_numpy(uncrop(p.cpu().numpy(), batch["cells"], canvas["inputs"].shape[1]))
+                                   for p in out.predictions]
+                batch = {**batch, "inputs": canvas["inputs"], "labels": canvas["labels"]}
             n_scored = int((labels != PAD).sum())
             for s in range(steps):
                 preds = out.predictions[s].cpu().numpy()

@@ -65,10 +65,12 @@ def refine_step(
     w: float = 1.0,
     temperature: float = 0.0,
     generator: torch.Generator | None = None,
+    cells: torch.Tensor | None = None,
 ) -> GuidedStep:
-    """Refinement step ``step`` (1-based) from ``carry``; ``previous`` is the last prediction."""
+    """Refinement step ``step`` (1-based) from ``carry``; ``previous`` is the last prediction;
+    ``cells``: where the tokens of a cropped sequence sit in the full grid (`TRM.step`)."""
     x = model.embed(next_step_input(step_input, inputs, previous), puzzle_ids, step)
-    out = model.step(carry, x)
+    out = model.step(carry, x, cells=cells)
     mixed = guided_logits(out.logits_before, out.logits_after, w)
     return GuidedStep(out, mixed, decode(mixed, temperature, generator))
 
@@ -101,14 +103,17 @@ def rollout(
     carry: Carry | None = None,
     temperature: float = 0.0,
     generator: torch.Generator | None = None,
+    cells: torch.Tensor | None = None,
 ) -> Rollout:
-    """Run ``steps`` refinement steps from the initial carry; ``w`` may be a per-step list."""
+    """Run ``steps`` refinement steps from the initial carry; ``w`` may be a per-step list;
+    ``cells`` as in `refine_step` (cropped sequences)."""
     ws = w_schedule(w, steps)
-    carry = model.initial_carry(inputs.shape[0]) if carry is None else carry
+    carry = model.initial_carry(*inputs.shape[:2]) if carry is None else carry
     out = Rollout([], [], [], [], carry)
     previous = None
     for s in range(1, steps + 1):
-        step = refine_step(model, carry, inputs, puzzle_ids, s, previous, step_input, ws[s - 1], temperature, generator)
+        step = refine_step(model, carry, inputs, puzzle_ids, s, previous, step_input, ws[s - 1], temperature, generator,
+                           cells)
         carry, previous = step.output.carry, step.prediction
         out.logits_before.append(step.output.logits_before)
         out.logits_after.append(step.output.logits_after)

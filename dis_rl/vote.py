@@ -28,16 +28,18 @@ def model_predictor(model, steps: int, step_input: str, device: torch.device | s
     device = torch.device(device)
 
     @torch.no_grad()
-    def predict(inputs: np.ndarray, puzzle_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict(inputs: np.ndarray, puzzle_ids: np.ndarray, cells: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(np.asarray(inputs, dtype=np.int64)).to(device)
         pids = torch.from_numpy(np.asarray(puzzle_ids, dtype=np.int64)).to(device)
+        where = None if cells is None else torch.from_numpy(np.asarray(cells, dtype=np.int64)).to(device)
         with autocast(device, precision):
-            out = rollout(model, x, pids, steps, step_input, float(w))
+            out = rollout(model, x, pids, steps, step_input, float(w), cells=where)
         probs = torch.softmax(out.guided[-1].float(), dim=-1)
         top = probs.max(dim=-1).values
         preds = out.predictions[-1]
-        cells = preds != PAD
-        conf = (top * cells).sum(-1) / cells.sum(-1).clamp(min=1)
+        grid = preds != PAD
+        conf = (top * grid).sum(-1) / grid.sum(-1).clamp(min=1)
         return preds.cpu().numpy(), conf.cpu().numpy()
 
     return predict

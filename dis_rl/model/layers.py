@@ -75,7 +75,10 @@ class SwiGLU(nn.Module):
 
 
 class Rotary(nn.Module):
-    """Rotate-half rotary embedding over positions ``0..seq_len-1``, tables kept in fp32."""
+    """Rotate-half rotary embedding over positions ``0..seq_len-1``, tables kept in fp32.
+
+    ``positions`` (``[S]`` or ``[B, S]`` integer ids, optional) picks the rows of the tables, so a
+    cropped sequence keeps the phases its tokens have in the full one; absent: ``0..S-1``."""
 
     def __init__(self, head_dim: int, seq_len: int, base: float = 10000.0) -> None:
         super().__init__()
@@ -85,14 +88,20 @@ class Rotary(nn.Module):
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, H, S, Dh]
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:  # x: [B, H, S, Dh]
         half = x.shape[-1] // 2
         rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        if positions is None:
+            cos, sin = self.cos[: x.shape[-2]], self.sin[: x.shape[-2]]
+        else:
+            cos, sin = self.cos[positions], self.sin[positions]
+            if positions.dim() == 2:  # per-example ids: broadcast over heads
+                cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         # Rotate in the tables' dtype, as TRM does: fp32 for bf16/fp32 activations, fp64 for a model
         # moved to fp64 (a fixed fp32 cast there was the one difference from the reference; see
         # docs/results/trm_equivalence.md), and fp32 for fp64 activations over fp32 tables.
-        dtype = self.cos.dtype
-        return (x.to(dtype) * self.cos + rotated.to(dtype) * self.sin).to(x.dtype)
+        dtype = cos.dtype
+        return (x.to(dtype) * cos + rotated.to(dtype) * sin).to(x.dtype)
 
 
 class Attention(nn.Module):
@@ -107,10 +116,10 @@ class Attention(nn.Module):
         self.out = Linear(dim, dim)
         self.rotary = Rotary(dim // heads, seq_len, rope_base)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         b, s, d = x.shape
         q, k, v = self.qkv(x).view(b, s, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        q, k = self.rotary(q), self.rotary(k)
+        q, k = self.rotary(q, positions), self.rotary(k, positions)
         y = F.scaled_dot_product_attention(q, k, v)
         return self.out(y.transpose(1, 2).reshape(b, s, d))
 
@@ -151,9 +160,10 @@ class Block(nn.Module):
         self.variant = variant
         self.mlp = SwiGLU(dim, expansion)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """``positions``: rotary position ids of the tokens (attention variant only; see `Rotary`)."""
         if self.variant == "attention":
-            h = rms_norm(h + self.mix(h))
+            h = rms_norm(h + self.mix(h, positions))
         elif self.variant == "mlp":
             ht = h.transpose(1, 2)
             h = rms_norm(ht + self.mix(ht)).transpose(1, 2)

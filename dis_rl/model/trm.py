@@ -3,6 +3,12 @@
 One *cycle*: ``n`` times ``z = net(z, y + x)``, then ``y = net(y, z)``. One *refinement step*
 runs ``T`` cycles, the first ``T - 1`` without gradients, and reads logits from ``y`` before
 and after. DIS, TRM, the CFG agent and the guidance sweeps are all built on `TRM.step`.
+
+Cropped sequences: the model is built for ``seq_len`` grid cells (ARC: the 30x30 canvas) but may
+run on any subset of them, given as ``cells`` (each token's cell index in the full grid). Rotary
+position ids are then ``P + cell``, so a cell's phase is the one it has in the full sequence and a
+model trained on crops runs on the full grid too (attention variant only: the token-MLP mixer has
+one weight per position of the full sequence).
 """
 
 from __future__ import annotations
@@ -82,8 +88,11 @@ class TRM(nn.Module):
         return [p for n, p in self.named_parameters() if not n.startswith("puzzle_emb.")]
 
     # -- the recursion -----------------------------------------------------------------------
-    def initial_carry(self, batch_size: int) -> Carry:
-        shape = (batch_size, self.cfg.puzzle_emb_len + self.seq_len, self.cfg.hidden)
+    def initial_carry(self, batch_size: int, length: int | None = None) -> Carry:
+        """The fixed initial states for ``batch_size`` examples of ``length`` grid cells (default:
+        ``seq_len``)."""
+        length = self.seq_len if length is None else length
+        shape = (batch_size, self.cfg.puzzle_emb_len + length, self.cfg.hidden)
         return Carry(self.y_init.expand(shape).clone(), self.z_init.expand(shape).clone())
 
     def embed(
@@ -118,29 +127,52 @@ class TRM(nn.Module):
         feats = torch.cat([angles.sin(), angles.cos()])
         return torch.nn.functional.pad(feats, (0, self.cfg.hidden - feats.numel())).to(dtype)
 
-    def net(self, state: torch.Tensor, injection: torch.Tensor) -> torch.Tensor:
+    def positions(self, cells: torch.Tensor | None, length: int) -> torch.Tensor | None:
+        """Rotary position ids ``[P + L]`` or ``[B, P + L]`` of a sequence whose grid tokens sit at
+        ``cells`` (``[L]`` or ``[B, L]``) of the full grid; None (``0..P+L-1``) for the full grid."""
+        if cells is None:
+            if length != self.seq_len:
+                raise ValueError(f"a sequence of {length} grid cells (the model has {self.seq_len}) needs `cells`")
+            return None
+        if self.cfg.variant != "attention":
+            raise ValueError(f"model.variant {self.cfg.variant!r} mixes a fixed token axis of {self.seq_len} cells: "
+                             "it cannot run on cropped sequences (use the attention variant or the full grid)")
+        if cells.shape[-1] != length:
+            raise ValueError(f"cells has {cells.shape[-1]} entries for {length} grid tokens")
+        p = self.cfg.puzzle_emb_len
+        prefix = torch.arange(p, device=cells.device).expand(*cells.shape[:-1], p)
+        return torch.cat([prefix, cells.long() + p], dim=-1)
+
+    def net(self, state: torch.Tensor, injection: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         h = state + injection
         for block in self.blocks:
-            h = block(h)
+            h = block(h, positions)
         return h
 
-    def _cycle(self, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _cycle(
+        self, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         for _ in range(self.cfg.latent_steps):
-            z = self.net(z, y + x)
-        return self.net(y, z), z
+            z = self.net(z, y + x, positions)
+        return self.net(y, z, positions), z
 
     def readout(self, y: torch.Tensor) -> torch.Tensor:
         return self.head(y[:, self.cfg.puzzle_emb_len :])
 
-    def step(self, carry: Carry, x: torch.Tensor, skip_reasoning: torch.Tensor | None = None) -> StepOutput:
+    def step(
+        self, carry: Carry, x: torch.Tensor, skip_reasoning: torch.Tensor | None = None,
+        cells: torch.Tensor | None = None,
+    ) -> StepOutput:
         """One refinement step. ``skip_reasoning`` (bool ``[B]``, optional) keeps ``y`` of the
-        marked examples unchanged: the classifier-free 'unconditional' branch."""
+        marked examples unchanged: the classifier-free 'unconditional' branch. ``cells`` (``[L]``
+        or ``[B, L]``): where the grid tokens sit in the full grid, for cropped sequences."""
         y, z = carry
+        positions = self.positions(cells, x.shape[1] - self.cfg.puzzle_emb_len)
         logits_before = self.readout(y)
         with torch.no_grad():
             for _ in range(self.cfg.cycles - 1):
-                y, z = self._cycle(y, z, x)
-        y, z = self._cycle(y, z, x)
+                y, z = self._cycle(y, z, x, positions)
+        y, z = self._cycle(y, z, x, positions)
         if skip_reasoning is not None:
             keep = skip_reasoning.view(-1, 1, 1)
             y = torch.where(keep, carry.y, y)

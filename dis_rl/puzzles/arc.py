@@ -10,6 +10,11 @@ Tokens: ``0`` PAD, ``1`` EOS, colours 0-9 -> tokens 2-11 (vocab 12, length 900).
 width ``w`` lies below it and an EOS column of height ``h`` right of it (either is left out when
 it would fall off the canvas). Decoding crops at that border, so it is lossless.
 
+Cropped canvas (``data.canvas: cropped``): an example is run on the square window of the canvas
+that holds its grids and their border (`canvas_side`), with each token's canvas cell kept for the
+model's positions; at test time, when the output's size is unknown, the window is sized by the
+task's largest demonstration grid (or the test input, if larger).
+
 Augmentation, the trainer's example sources and voting live in ``arc_augment`` and ``arc_vote``.
 """
 
@@ -252,6 +257,23 @@ def decode_grid(tokens: np.ndarray) -> np.ndarray | None:
     h = int(np.argmax(areas)) + 1
     w = int(widths[h - 1])
     return (canvas[r0 : r0 + h, c0 : c0 + w] - COLOUR_OFFSET).astype(np.uint8)
+
+
+CANVAS_MODES = ("full", "cropped")
+
+
+def canvas_side(shapes: Iterable[tuple[int, int]], step: int = 1) -> int:
+    """Side of the square crop of the canvas that holds grids of these shapes with their EOS
+    border: ``1 + max side``, rounded up to a multiple of `step` (fewer distinct shapes), at most
+    the canvas. A square is the same under every dihedral augmentation."""
+    largest = max((max(shape) for shape in shapes), default=CANVAS)
+    side = -(-(largest + 1) // step) * step
+    return min(CANVAS, side)
+
+
+def fits_crop(shape: tuple[int, int], side: int) -> bool:
+    """Does a grid of `shape` (with its EOS border) fit a crop of `side` at the crop's top-left?"""
+    return side >= CANVAS or max(shape) + 1 <= side
 
 
 # --------------------------------------------------------------------------------------------

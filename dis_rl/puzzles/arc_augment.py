@@ -31,10 +31,11 @@ from dis_rl.puzzles.arc import (
     SEQ_LEN,
     VOCAB_SIZE,
     ARCTask,
+    canvas_side,
     load_tasks,
     source_title,
 )
-from dis_rl.puzzles.base import PAD
+from dis_rl.puzzles.base import PAD, window_cells
 from dis_rl.puzzles.counter_random import counter_integers
 
 NUM_DIHEDRAL = 8
@@ -233,6 +234,7 @@ class ARCAugmentedSource:
         translate: bool = False,
         seed: int = 0,
         max_aug: int | None = None,
+        sides: Sequence[int] | None = None,
     ):
         assert len(pairs) == len(tasks) == len(plan.start) - 1
         self.tasks = list(tasks)
@@ -262,6 +264,10 @@ class ARCAugmentedSource:
         augs = plan.counts() if max_aug is None else np.minimum(plan.counts(), max_aug)
         self._n_aug = augs
         self._cum = np.concatenate([[0], np.cumsum(self._n_ex * augs)]).astype(np.int64)
+        self.cropped = sides is not None
+        self.example_side = np.full(len(owner), CANVAS, dtype=np.int64) if sides is None else np.asarray(
+            sides, dtype=np.int64)
+        assert self.example_side.shape == (len(owner),), (self.example_side.shape, len(owner))
 
     def __len__(self) -> int:
         return int(self._cum[-1])
@@ -287,9 +293,44 @@ class ARCAugmentedSource:
         within = np.arange(counts.sum()) - np.repeat(self._ex_start[:-1], counts)
         return self._cum[puzzle] + within
 
-    def get(self, indices: np.ndarray, epoch: int = 0) -> dict[str, np.ndarray]:
+    def bucket_keys(self) -> np.ndarray | None:
+        """The crop side of every index (a batch must share one); None on the full canvas."""
+        if not self.cropped:
+            return None
+        return self.example_side[self.locate(np.arange(len(self)))[0]]
+
+    def batches(self, indices: np.ndarray, batch_size: int) -> list[np.ndarray]:
+        """``indices`` in batches of at most `batch_size`, each of one crop side (plain chunks on the
+        full canvas); in index order within a side."""
+        indices = np.asarray(indices, dtype=np.int64)
+        sides = self.example_side[self.locate(indices)[0]]
+        groups = [indices[sides == side] for side in np.unique(sides)]
+        return [g[start : start + batch_size] for g in groups for start in range(0, len(g), batch_size)]
+
+    def get(self, indices: np.ndarray, epoch: int = 0, crop: bool = True) -> dict[str, np.ndarray]:
+        """Tokens of the examples at `indices`. On a cropped source (and unless ``crop=False``):
+        the square window of each canvas that holds the example's grids (``side x side`` cells,
+        one side per call), at the example's translation offset (shifted back inside the canvas
+        near its edges), with ``cells``: where each window token sits on the 30x30 canvas."""
         indices = np.asarray(indices, dtype=np.int64)
         example, aug_row, _ = self.locate(indices)
+        out, offset = self._render(indices, example, aug_row, epoch)
+        if not (self.cropped and crop):
+            return out
+        sides = np.unique(self.example_side[example])
+        if len(sides) > 1:
+            raise ValueError(f"indices of one batch must share a crop side, got sides {sides.tolist()} "
+                             "(group them by bucket_keys())")
+        side = int(sides[0]) if len(sides) else CANVAS
+        cells = window_cells(side, CANVAS, np.minimum(offset, CANVAS - side))
+        return {"inputs": np.take_along_axis(out["inputs"], cells, axis=1),
+                "labels": np.take_along_axis(out["labels"], cells, axis=1),
+                "puzzle_ids": out["puzzle_ids"], "cells": cells}
+
+    def _render(
+        self, indices: np.ndarray, example: np.ndarray, aug_row: np.ndarray, epoch: int
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Full-canvas tokens of the examples and their translation offsets ``[B, 2]``."""
         k = self.plan.dihedral[aug_row].astype(np.int64)
         colours = self.plan.colours[aug_row]
         shapes = self._shapes[example]  # [B, 2 (in/out), 2]
@@ -303,7 +344,7 @@ class ARCAugmentedSource:
             "inputs": render_tokens(grids[:, 0], shapes[:, 0], k, colours, offset),
             "labels": render_tokens(grids[:, 1], shapes[:, 1], k, colours, offset),
             "puzzle_ids": aug_row + 1,
-        }
+        }, offset
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,6 +380,55 @@ def check_leakage(train_tasks: Sequence[ARCTask], eval_tasks: Sequence[ARCTask],
         )
 
 
+@dataclass(frozen=True)
+class CropSpec:
+    """How examples are cut from the canvas (``data.canvas``, ``data.crop``, ``data.test_crop``,
+    ``data.crop_step``). ``canvas="full"``: every example is the 30x30 canvas. ``"cropped"``: a
+    training example is the window that holds its task's largest known grid (``crop="task"``: every
+    example of a task has the same window, as at test time) or its own pair (``"pair"``: smaller);
+    a test pair's output is unknown, so its window holds the task's largest demonstration grid or
+    its test input (``test_crop="task"``; ``"full"``: the whole canvas). Sides are rounded up to a
+    multiple of `step` (fewer distinct batch shapes)."""
+
+    canvas: str = "full"
+    crop: str = "task"
+    test_crop: str = "task"
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("canvas", ("full", "cropped")), ("crop", ("task", "pair")),
+                              ("test_crop", ("task", "full"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"data.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not 1 <= self.step <= CANVAS:
+            raise ValueError(f"data.crop_step must lie in 1..{CANVAS}, got {self.step}")
+
+    def task_side(self, task: ARCTask, trains_on_test: bool) -> int:
+        """The window of a task: its demonstrations, test inputs and (when they are trained on,
+        i.e. known to the run) test outputs."""
+        shapes = [g.shape for x, y in task.train for g in (x, y)] + [x.shape for x, _ in task.test]
+        if trains_on_test:
+            shapes += [y.shape for _, y in task.test if y is not None]
+        return canvas_side(shapes, self.step)
+
+    def sides(self, tasks: Sequence[ARCTask], pairs: Sequence[Sequence[tuple]], test: bool,
+              trains_on_test: Sequence[bool]) -> list[int] | None:
+        """One side per example of `pairs` (None: the full canvas)."""
+        if self.canvas == "full":
+            return None
+        out = []
+        for task, task_pairs, known in zip(tasks, pairs, trains_on_test):
+            side = self.task_side(task, known)
+            for x, y in task_pairs:
+                if test:
+                    out.append(CANVAS if self.test_crop == "full" else side)
+                elif self.crop == "pair":
+                    out.append(canvas_side([x.shape, y.shape], self.step))
+                else:
+                    out.append(side)
+        return out
+
+
 @dataclass
 class ARCSplits:
     """All puzzles of a run (training puzzles, then evaluation puzzles), one plan, two sources."""
@@ -349,6 +439,7 @@ class ARCSplits:
     train: ARCAugmentedSource
     test: ARCAugmentedSource
     duplicates: list[str]  # evaluation tasks identical in content to a training task
+    crop: CropSpec = CropSpec()
 
     @property
     def num_puzzle_ids(self) -> int:
@@ -376,6 +467,7 @@ def build_arc_splits(
     translate: bool = True,
     force: bool = False,
     strict: bool = False,
+    crop: CropSpec = CropSpec(),
 ) -> ARCSplits:
     """Training and test sources. `train` lists sources whose *training* tasks are training puzzles
     (``"arc1"``, ``"arc2"``) or directories whose tasks all are (e.g. ConceptARC); `evaluate` is the
@@ -388,7 +480,7 @@ def build_arc_splits(
             eval_tasks,
             f"training on {[source_title(s) for s in train]}, evaluating on {source_title(evaluate)}",
         )
-    return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=seed, translate=translate)
+    return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=seed, translate=translate, crop=crop)
 
 
 def make_arc_splits(
@@ -397,6 +489,7 @@ def make_arc_splits(
     num_aug: int = 1000,
     seed: int = 0,
     translate: bool = True,
+    crop: CropSpec = CropSpec(),
 ) -> ARCSplits:
     """The splits of already loaded tasks (no leakage check: `build_arc_splits` does that). With no
     evaluation tasks the test source is empty (a memorisation run scores its training examples)."""
@@ -408,13 +501,17 @@ def make_arc_splits(
         for t, e in zip(tasks, is_eval)
     ]
     test_pairs = [list(t.test) if e else [] for t, e in zip(tasks, is_eval)]
+    known = [not e for e in is_eval]
     return ARCSplits(
         tasks=tasks,
         is_eval=is_eval,
         plan=plan,
-        train=ARCAugmentedSource(tasks, plan, train_pairs, translate=translate, seed=seed),
-        test=ARCAugmentedSource(tasks, plan, test_pairs, translate=False, seed=seed),
+        train=ARCAugmentedSource(tasks, plan, train_pairs, translate=translate, seed=seed,
+                                 sides=crop.sides(tasks, train_pairs, False, known)),
+        test=ARCAugmentedSource(tasks, plan, test_pairs, translate=False, seed=seed,
+                                sides=crop.sides(tasks, test_pairs, True, known)),
         duplicates=duplicate_tasks(train_tasks, eval_tasks),
+        crop=crop,
     )
 
 

@@ -3,7 +3,9 @@ input, decode, undo the augmentation, vote by identical grid (ties: higher mean 
 score pass@k and write ``submission.json`` in the ARC Prize format.
 
 The model plugs in as ``predict_fn(inputs [B, 900] int64, puzzle_ids [B] int64) ->
-(preds [B, 900] int64, confidence [B] float)``.
+(preds [B, 900] int64, confidence [B] float)``; on a cropped source (``data.canvas: cropped``) it
+is called as ``predict_fn(inputs [B, L], puzzle_ids, cells [B, L])`` with the window's tokens and
+their canvas cells, and returns ``preds [B, L]``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dis_rl.puzzles.arc import decode_grid
+from dis_rl.puzzles.arc import SEQ_LEN, decode_grid
 from dis_rl.puzzles.arc_augment import ARCAugmentedSource, invert_augmentation
+from dis_rl.puzzles.base import uncrop
 
 PredictFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -82,10 +85,15 @@ def evaluate_votes(
         indices = indices[source.locate(indices)[2] < max_aug]
     ballots = [Ballot() for _ in range(source.num_examples)]
     bar = tqdm(total=len(indices), desc="vote", unit="ex", disable=not progress)
-    for start in range(0, len(indices), batch_size):
-        batch = indices[start : start + batch_size]
+    # A cropped source's batches share a crop side; the predictor gets the window's canvas cells
+    # and its answers go back to the canvas to be decoded.
+    for batch in source.batches(indices, batch_size):
         data = source.get(batch)
-        preds, confidence = predict_fn(data["inputs"], data["puzzle_ids"])
+        if "cells" in data:
+            preds, confidence = predict_fn(data["inputs"], data["puzzle_ids"], data["cells"])
+            preds = uncrop(np.asarray(preds), data["cells"], SEQ_LEN)
+        else:
+            preds, confidence = predict_fn(data["inputs"], data["puzzle_ids"])
         preds, confidence = np.asarray(preds), np.asarray(confidence, dtype=np.float64)
         example, aug_row, _ = source.locate(batch)
         for i in range(len(batch)):

@@ -3,6 +3,10 @@
 A puzzle set is what supervised training, evaluation and the Gymnasium envs all read:
 ``inputs [N, L]``, ``labels [N, L]`` and ``puzzle_ids [N]`` (integer tokens), plus metadata.
 Token 0 is padding in every domain; labels equal to ``PAD`` are not scored by losses or metrics.
+
+Cropped examples (ARC's ``data.canvas: cropped``) are runs of a model on a window of the grid: the
+tokens of the window's cells plus ``cells``, their indices in the full grid (`window_cells`);
+predictions go back to the full grid with `uncrop` (PAD outside the window) to be scored.
 """
 
 from __future__ import annotations
@@ -72,6 +76,41 @@ class PuzzleSet:
         )
 
 
+def window_cells(side: int, grid_width: int, origin: np.ndarray | None = None) -> np.ndarray:
+    """Cell indices (row-major, in a grid ``grid_width`` wide) of the ``side x side`` window at
+    ``origin`` (``[B, 2]`` rows/columns: ``[B, side*side]``; None: the top-left window, ``[side*side]``)."""
+    r, c = np.divmod(np.arange(side * side), side)
+    local = r * grid_width + c
+    if origin is None:
+        return local
+    origin = np.asarray(origin, dtype=np.int64)
+    return local[None] + (origin[:, 0] * grid_width + origin[:, 1])[:, None]
+
+
+def uncrop(tokens: np.ndarray, cells: np.ndarray, length: int) -> np.ndarray:
+    """Tokens ``[B, L']`` of cropped sequences put back at their ``cells`` of full ``[B, length]``
+    sequences, PAD elsewhere."""
+    tokens = np.asarray(tokens)
+    out = np.full((len(tokens), length), PAD, dtype=tokens.dtype)
+    np.put_along_axis(out, np.broadcast_to(cells, tokens.shape), tokens, axis=1)
+    return out
+
+
+def windowed_batches(puzzles: PuzzleSet, batch_size: int):
+    """``(indices, side)`` batches of a puzzle set: with ``extras["window"]`` (the side of the
+    square top-left window each example is run on; cropped ARC) every batch has one side, else
+    ``side`` is None (the whole grid)."""
+    windows = puzzles.extras.get("window")
+    if windows is None:
+        for start in range(0, len(puzzles), batch_size):
+            yield np.arange(start, min(start + batch_size, len(puzzles))), None
+        return
+    for side in np.unique(windows):
+        rows = np.flatnonzero(windows == side)
+        for start in range(0, len(rows), batch_size):
+            yield rows[start : start + batch_size], int(side)
+
+
 @runtime_checkable
 class Domain(Protocol):
     """Domain knowledge of one puzzle family. All array arguments are token arrays ``[N, L]``."""
@@ -117,5 +156,7 @@ class ExampleSource(Protocol):
     def __len__(self) -> int: ...
 
     def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        """``inputs [B, L]``, ``labels [B, L]``, ``puzzle_ids [B]`` as int64 arrays."""
+        """``inputs [B, L]``, ``labels [B, L]``, ``puzzle_ids [B]`` as int64 arrays; sources of
+        cropped examples add ``cells [B, L']`` (where each token sits in the full grid) and
+        provide ``bucket_keys()`` (one shape key per index; a batch must share one key)."""
         ...

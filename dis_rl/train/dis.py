@@ -57,12 +57,13 @@ class DISMethod:
                              t.target_rng, cells=tc.path_cells, order=batch.get("solve_order"), with_start=True)
         inputs, pids, frames = t.shard(batch["inputs"]), t.shard(batch["puzzle_ids"]), t.shard(frames, dim=1)
         ignore = unscored_token(tc.path_cells)
-        carry = t.model.initial_carry(inputs.shape[0])
+        cells = t.shard(batch["cells"]) if "cells" in batch else None  # cropped canvas: where the tokens sit
+        carry = t.model.initial_carry(*inputs.shape[:2])
         losses, previous = [], None
         for s in range(1, tc.supervision_steps + 1):
             with t.autocast():
                 x = t.model.embed(next_step_input(tc.step_input, inputs, previous), pids, s)
-                out = t.model.step(carry, x, skip_reasoning=self.uncond_mask(tc.batch_size))
+                out = t.model.step(carry, x, skip_reasoning=self.uncond_mask(tc.batch_size), cells=cells)
                 ce = cross_entropy(out.logits_after, frames[s], tc.loss, ignore)
                 if tc.dis_loss == "dual":  # anchor the readout before the update on the previous target
                     ce = ce + cross_entropy(out.logits_before, frames[s - 1], tc.loss, ignore)

@@ -124,20 +124,17 @@ class Trainer:
     def autocast(self):
         return autocast(self.device, self.cfg.train.precision)
 
-    def next_global_batch(self, n: int) -> dict[str, torch.Tensor]:
-        """The next ``n`` examples, identical on every rank. Draw per-example randomness (DIS
-        target frames) on it from a shared generator, then keep this rank's rows with `shard`."""
-        return to_device(self.stream.next(n), self.device)
+    def next_global_batch(self, n: int, bucket: int | None = None) -> dict[str, torch.Tensor]:
+        """The next ``n`` examples, identical on every rank, all of one shape (stream queue
+        ``bucket``; None: a freshly drawn one). Draw per-example randomness (DIS target frames) on
+        it from a shared generator, then keep this rank's rows with `shard`."""
+        return to_device(self.stream.next(n, bucket), self.device)
 
     def shard(self, x: torch.Tensor, dim: int = 0) -> torch.Tensor:
         """This rank's contiguous share of a global-batch tensor along ``dim`` (all of it in one process)."""
         if not self.dist.enabled:
             return x
         return x[(slice(None),) * dim + (distributed.shard_slice(x.shape[dim], self.dist),)]
-
-    def next_batch(self, n: int) -> dict[str, torch.Tensor]:
-        """This rank's share of the next global batch of ``n`` examples."""
-        return {k: self.shard(v) for k, v in self.next_global_batch(n).items()}
 
     def optimizer_step(self, loss: torch.Tensor) -> None:
         """Backward, average gradients over ranks, clip, one step of every optimiser at the
@@ -224,7 +221,8 @@ class Trainer:
                                 "train.precision=fp32.")
 
     def save(self, metrics: dict[str, Any] | None = None) -> Path | None:
-        """Rank 0 writes (the state is identical on every rank and holds no per-rank part).
+        """Rank 0 writes (the state is identical on every rank and holds no per-rank part; a method's
+        per-rank parts, such as TRM's carry shards, are gathered by every rank first).
         Weights that are no longer finite stop the run (`TrainingDiverged`) instead of being saved."""
         bad = not all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
         if self.ema is not None:
@@ -232,18 +230,19 @@ class Trainer:
         if bad:  # identical on every rank, so all stop together
             raise self._diverged(f"the weights hold NaN or infinite values after batch {self.batches} "
                                  f"(optimiser step {self.opt_steps}) although the loss stayed finite")
+        method_state = self.method.state_tensors()  # a collective for TRM under torchrun: every rank
         try:
-            path = self._write_checkpoint(metrics) if self.dist.is_main else None
+            path = self._write_checkpoint(metrics, method_state) if self.dist.is_main else None
         except NonFiniteWeights as err:  # optimiser state: the weights were finite
             raise self._diverged(str(err)) from None
         distributed.barrier(self.dist)
         return path
 
-    def _write_checkpoint(self, metrics: dict[str, Any] | None) -> Path:
+    def _write_checkpoint(self, metrics: dict[str, Any] | None, method_state: dict[str, torch.Tensor]) -> Path:
         extra = {"rng/torch": torch.get_rng_state(), "rng/targets": self.target_rng.get_state()}
         if self.ema is not None:
             extra.update({f"ema/{k}": v for k, v in self.ema.shadow.state_dict().items()})
-        extra.update({f"method/{k}": v for k, v in self.method.state_tensors().items()})
+        extra.update({f"method/{k}": v for k, v in method_state.items()})
         return save_checkpoint(
             self.run_dir / "checkpoints", self.batches, self.model.state_dict(), self.checkpoint_meta(metrics),
             self.optimizers, extra, keep=self.cfg.train.keep_checkpoints,
