@@ -1,5 +1,6 @@
 """Data-parallel training: two gloo processes on the CPU reproduce one process, and checkpoints
-move between world sizes (both directions) without bending the loss curve."""
+move between world sizes (both directions) without bending the loss curve; for DIS and for the TRM
+baseline (whose halting slots are global state: halt flags gathered, carry gathered at checkpoints)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,19 @@ CONFIG = {
 }
 
 
-def _cfg():
-    return config_from_dict(CONFIG)
+TRM_BATCHES = 8  # one optimiser step each; N_sup 3, so slots halt and are refilled on the way
+TRM_CONFIG = {
+    "name": "dist-trm",
+    "data": CONFIG["data"],
+    "model": {**CONFIG["model"], "halting_head": True, "step_embedding": 0, "cycles": 2, "latent_steps": 1},
+    "train": {**{k: v for k, v in CONFIG["train"].items() if k != "p_uncond"}, "method": "trm",
+              "supervision_steps": 3, "max_batches": TRM_BATCHES, "checkpoint_every": 4,
+              "halt_exploration_prob": 0.5},
+}
+
+
+def _cfg(method: str = "dis"):
+    return config_from_dict(TRM_CONFIG if method == "trm" else CONFIG)
 
 
 def _data():
@@ -44,8 +56,12 @@ def _data():
     return tuple(dataclasses.replace(s, puzzle_ids=np.arange(len(s)) % 5 + 1, num_puzzle_ids=6) for s in (train, test))
 
 
-def _trainer(run_dir, resume: bool = False) -> Trainer:
-    return Trainer(_cfg(), run_dir, progress=False, data=_data(), resume=resume)
+def _trainer(run_dir, resume: bool = False, method: str = "dis") -> Trainer:
+    trainer = Trainer(_cfg(method), run_dir, progress=False, data=_data(), resume=resume)
+    if method == "trm" and not resume:
+        with torch.no_grad():  # q > 0: slots halt once their exploration minimum (1..3 steps) allows
+            trainer.model.halt_head.bias.fill_(5.0)
+    return trainer
 
 
 def _free_port() -> int:
@@ -54,7 +70,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, jobs: list[tuple[str, bool]]) -> None:
+def _worker(rank: int, world: int, port: int, jobs: list[tuple[str, bool]], method: str = "dis") -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -62,7 +78,7 @@ def _worker(rank: int, world: int, port: int, jobs: list[tuple[str, bool]]) -> N
 
     try:
         for run_dir, resume in jobs:
-            _trainer(run_dir, resume).run()
+            _trainer(run_dir, resume, method).run()
     finally:
         shutdown_distributed()
 
@@ -88,6 +104,36 @@ def runs(tmp_path_factory):
     from_two = _branch_at(two, root / "two_then_one", 2)
     _trainer(from_two, resume=True).run()
     return {"one": one, "two": two, "one_then_two": from_one, "two_then_one": from_two}
+
+
+@pytest.fixture(scope="module")
+def trm_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dist_trm")
+    one, two = root / "one", root / "two"
+    _trainer(one, method="trm").run()
+    from_one = _branch_at(one, root / "one_then_two", 4)
+    mp.spawn(_worker, args=(2, _free_port(), [(str(two), False), (str(from_one), True)], "trm"), nprocs=2, join=True)
+    from_two = _branch_at(two, root / "two_then_one", 4)
+    _trainer(from_two, resume=True, method="trm").run()
+    return {"one": one, "two": two, "one_then_two": from_one, "two_then_one": from_two}
+
+
+def test_trm_two_processes_reproduce_one_and_resume_across_world_sizes(trm_runs):
+    one = _losses(trm_runs["one"])
+    assert one.shape == (TRM_BATCHES, 1)
+    for run in ("two", "two_then_one", "one_then_two"):
+        np.testing.assert_allclose(_losses(trm_runs[run]), one, rtol=0, atol=1e-5, err_msg=run)
+    a = load_checkpoint(trm_runs["one"])
+    finished_examples, finished_steps, _ = a.optim_tensors["method/finished"].tolist()
+    assert 0 < finished_examples and finished_steps < 3 * finished_examples  # some halted before N_sup
+    clocks = ("elapsed_s", "train_s")
+    for run in ("two", "two_then_one", "one_then_two"):
+        b = load_checkpoint(trm_runs[run])
+        assert {k: v for k, v in b.meta["trainer"].items() if k not in clocks} == {
+            k: v for k, v in a.meta["trainer"].items() if k not in clocks}, run
+        for key, tensor in a.optim_tensors.items():
+            if key.startswith("method/"):  # slot data, counters, halt flags and the gathered carry
+                torch.testing.assert_close(b.optim_tensors[key], tensor, rtol=0, atol=1e-5, msg=f"{run} {key}")
 
 
 def test_two_processes_reproduce_one(runs):
