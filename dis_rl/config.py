@@ -106,8 +106,9 @@ class DataConfig:
     # ARC
     sources: list[str] = field(default_factory=lambda: ["arc1"])  # training tasks of: arc1 | arc2 | DIR
     arc_dirs: list[str] = field(default_factory=list)  # extra directories of training tasks (ConceptARC)
-    evaluate: str = "arc1"  # evaluation tasks of: arc1 | arc2 | DIR; "train": score the training examples
+    evaluate: str = "arc1"  # evaluation tasks of: arc1 | arc2 | DIR | holdout; "train": score the training examples
     tasks: list[str] = field(default_factory=list)  # keep only these training task ids (small runs)
+    holdout: list[str] = field(default_factory=list)  # evaluate: holdout: these training tasks' test pairs = test set
     translate: bool = True  # random placement on the 30x30 canvas (training only)
     canvas: str = "full"  # full: every example is the 30x30 canvas | cropped: the window its grids need
     crop: str = "task"  # cropped training window: task (its largest known grid) | pair (the pair's own grids)
@@ -153,6 +154,9 @@ class DataConfig:
         from dis_rl.puzzles.arc_augment import CropSpec
 
         CropSpec(self.canvas, self.crop, self.test_crop, self.crop_step)  # checks the four keys
+        if (self.evaluate == "holdout") != bool(self.holdout) and self.domain == "arc":
+            raise ValueError("data.evaluate: holdout and data.holdout (task ids) go together: the listed training "
+                             "tasks keep their demonstrations in training and their test pairs become the test set")
         if self.canvas == "cropped" and self.domain != "arc":
             raise ValueError(f"data.canvas: cropped is for ARC; data.domain {self.domain!r} has one grid size")
         if self.test_csv_path and not self.csv_path:

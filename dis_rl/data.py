@@ -49,12 +49,12 @@ def puzzle_sets(cfg: DataConfig, include_hidden: bool = False) -> tuple[PuzzleSe
     if cfg.domain == "sudoku":
         return _sudoku_sets(cfg)
     if cfg.domain == "arc":
-        from dis_rl.puzzles.arc import episodes_from_tasks, load_tasks
+        from dis_rl.puzzles.arc import episodes_from_tasks
 
-        train = episodes_from_tasks(_arc_train_tasks(cfg), name="arc-train")
-        if cfg.evaluate == "train":  # as `arc_test_set`: score the training tasks (memorisation)
+        train_tasks, test_tasks = arc_task_split(cfg)
+        train = episodes_from_tasks(train_tasks, name="arc-train")
+        if not test_tasks:  # evaluate: train, as `arc_test_set`: score the training tasks (memorisation)
             return train, train
-        test_tasks = load_tasks(cfg.evaluate, "test", strict=cfg.strict)
         return train, episodes_from_tasks(test_tasks, include_hidden, name=f"arc-{Path(str(cfg.evaluate)).name}-test")
     raise ConfigError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens', 'sudoku', 'arc']")
 
@@ -91,13 +91,22 @@ def _arc_train_tasks(cfg: DataConfig):
     return tasks
 
 
-def build_arc(cfg: DataConfig):
-    """The `ARCSplits` of an ARC data config (training and evaluation puzzles, one plan)."""
+def arc_task_split(cfg: DataConfig) -> tuple[list, list]:
+    """Training tasks and evaluation tasks of an ARC data config: ``evaluate: arc1|arc2|DIR`` takes
+    that source's evaluation tasks (leakage-checked); ``holdout`` moves the listed training tasks
+    to the evaluation side (their demonstrations are still trained on, their test pairs scored);
+    ``train`` has none."""
     from dis_rl.puzzles.arc import load_tasks, source_title
-    from dis_rl.puzzles.arc_augment import check_leakage, make_arc_splits
+    from dis_rl.puzzles.arc_augment import check_leakage
 
     train_tasks = _arc_train_tasks(cfg)
     eval_tasks = []
+    if cfg.evaluate == "holdout":
+        held = set(cfg.holdout)
+        missing = sorted(held - {t.task_id for t in train_tasks})
+        if missing:
+            raise ConfigError(f"data.holdout: {missing} are not among the training tasks of this config")
+        return [t for t in train_tasks if t.task_id not in held], [t for t in train_tasks if t.task_id in held]
     if cfg.evaluate != "train":
         if cfg.evaluate not in ("arc1", "arc2") and not Path(cfg.evaluate).is_dir():
             raise FileNotFoundError(
@@ -107,6 +116,14 @@ def build_arc(cfg: DataConfig):
         if not cfg.force:
             what = f"training on {[source_title(s) for s in cfg.sources + cfg.arc_dirs]}, evaluating on "
             check_leakage(train_tasks, eval_tasks, what + source_title(cfg.evaluate) + " (data.force=true)")
+    return train_tasks, eval_tasks
+
+
+def build_arc(cfg: DataConfig):
+    """The `ARCSplits` of an ARC data config (training and evaluation puzzles, one plan)."""
+    from dis_rl.puzzles.arc_augment import make_arc_splits
+
+    train_tasks, eval_tasks = arc_task_split(cfg)
     num_aug = cfg.num_aug if cfg.augment else 0
     return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=cfg.seed, translate=cfg.translate,
                            crop=arc_crop(cfg))
@@ -124,14 +141,24 @@ def arc_test_set(splits) -> PuzzleSet:
     with no evaluation tasks, the training examples (a memorisation check). Always on the full
     canvas; on a cropped run ``extras["window"]`` holds the side of each example's window, which
     evaluation runs the model on (`dis_rl.puzzles.base.windowed_batches`)."""
-    from dis_rl.puzzles.arc_augment import ARCAugmentedSource
-
-    source = splits.test
     if not splits.is_eval.any():
-        pairs = [list(t.train) + [(x, y) for x, y in t.test if y is not None] for t in splits.tasks]
-        sides = splits.crop.sides(splits.tasks, pairs, False, [True] * len(splits.tasks))
-        source = ARCAugmentedSource(splits.tasks, splits.plan, pairs, translate=False, seed=splits.train.seed,
-                                    sides=sides)
+        return arc_train_examples(splits)
+    return _unaugmented_set(splits.test, "arc-test", splits.num_puzzle_ids)
+
+
+def arc_train_examples(splits, name: str = "arc-train-examples") -> PuzzleSet:
+    """Every training example un-augmented and untranslated (demonstrations, and the training
+    tasks' test pairs): the training-example accuracy of a run."""
+    from dis_rl.puzzles.arc_augment import ARCAugmentedSource, training_pairs
+
+    pairs = training_pairs(splits.tasks, splits.is_eval)
+    sides = splits.crop.sides(splits.tasks, pairs, False, [not e for e in splits.is_eval])
+    source = ARCAugmentedSource(splits.tasks, splits.plan, pairs, translate=False, seed=splits.train.seed,
+                                sides=sides)
+    return _unaugmented_set(source, name, splits.num_puzzle_ids)
+
+
+def _unaugmented_set(source, name: str, num_puzzle_ids: int) -> PuzzleSet:
     index = source.unaugmented()
     rows = source.get(index, crop=False)
     keep = (rows["labels"] != PAD).any(axis=1)  # hidden test outputs are predicted, never scored
@@ -143,8 +170,8 @@ def arc_test_set(splits) -> PuzzleSet:
         puzzle_ids=rows["puzzle_ids"][keep],
         vocab_size=source.vocab_size,
         grid_shape=source.grid_shape,
-        num_puzzle_ids=splits.num_puzzle_ids,
-        name="arc-test" if splits.is_eval.any() else "arc-train-examples",
+        num_puzzle_ids=num_puzzle_ids,
+        name=name,
         extras=extras,
     )
 

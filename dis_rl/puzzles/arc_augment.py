@@ -483,6 +483,13 @@ def build_arc_splits(
     return make_arc_splits(train_tasks, eval_tasks, num_aug=num_aug, seed=seed, translate=translate, crop=crop)
 
 
+def training_pairs(tasks: Sequence[ARCTask], is_eval: Sequence[bool]) -> list[list[tuple]]:
+    """The training pairs of each task: its demonstrations, plus its test pairs with a known output
+    unless it is an evaluation task (whose test pairs are the test set)."""
+    return [list(t.train) + ([] if e else [(x, y) for x, y in t.test if y is not None])
+            for t, e in zip(tasks, is_eval)]
+
+
 def make_arc_splits(
     train_tasks: Sequence[ARCTask],
     eval_tasks: Sequence[ARCTask],
@@ -496,10 +503,7 @@ def make_arc_splits(
     tasks = list(train_tasks) + list(eval_tasks)
     is_eval = np.arange(len(tasks)) >= len(train_tasks)
     plan = plan_augmentations(tasks, num_aug, seed)
-    train_pairs = [
-        list(t.train) + ([] if e else [(x, y) for x, y in t.test if y is not None])
-        for t, e in zip(tasks, is_eval)
-    ]
+    train_pairs = training_pairs(tasks, is_eval)
     test_pairs = [list(t.test) if e else [] for t, e in zip(tasks, is_eval)]
     known = [not e for e in is_eval]
     return ARCSplits(

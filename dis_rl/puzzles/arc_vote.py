@@ -105,7 +105,14 @@ def evaluate_votes(
             ballots[example[i]].add(original, confidence[i])
         bar.update(len(batch))
     bar.close()
+    result = score_ballots(source, ballots, ks)
+    if submission_path is not None:
+        write_submission(submission_path, result)
+    return result
 
+
+def score_ballots(source: ARCAugmentedSource, ballots: Sequence[Ballot], ks: Sequence[int] = (1, 2)) -> VoteResult:
+    """pass@k of one ballot per test pair of `source` (a task scores the fraction of its pairs solved)."""
     ranked: dict[str, list[list[Candidate]]] = {}
     solved: dict[str, list[list[bool]]] = {}  # per scored test pair: solved within top-k, per k
     for e, ballot in enumerate(ballots):
@@ -121,16 +128,33 @@ def evaluate_votes(
         solved.setdefault(task.task_id, []).append([rank is not None and rank < k for k in ks])
     task_scores = {tid: dict(zip(ks, np.mean(rows, axis=0).tolist())) for tid, rows in solved.items()}
     pass_at = {k: float(np.mean([s[k] for s in task_scores.values()])) if task_scores else 0.0 for k in ks}
-    result = VoteResult(
+    return VoteResult(
         pass_at=pass_at,
         task_scores=task_scores,
         ranked=ranked,
         scored_tasks=len(task_scores),
         scored_pairs=sum(len(rows) for rows in solved.values()),
     )
-    if submission_path is not None:
-        write_submission(submission_path, result)
-    return result
+
+
+BASELINES = ("copy_input", "most_common_output")
+
+
+def baseline_votes(source: ARCAugmentedSource, kind: str, ks: Sequence[int] = (1, 2)) -> VoteResult:
+    """pass@k of a model-free answer, scored like the votes: ``copy_input`` answers each test input
+    with itself; ``most_common_output`` with the task's demonstration outputs ranked by how often
+    they occur (ties: first seen), so pass@2 tries the two most common."""
+    if kind not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}")
+    ballots = [Ballot() for _ in range(source.num_examples)]
+    for e, ballot in enumerate(ballots):
+        task = source.tasks[source.example_task[e]]
+        if kind == "copy_input":
+            ballot.add(task.test[int(source.example_pair[e])][0], 1.0)
+        else:
+            for i, (_, y) in enumerate(task.train):
+                ballot.add(y, 1.0 - i / (len(task.train) + 1))  # earlier demos win ties
+    return score_ballots(source, ballots, ks)
 
 
 def write_submission(path: str | Path, result: VoteResult) -> None:
