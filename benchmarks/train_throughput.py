@@ -1,5 +1,6 @@
 """Training throughput of one DIS optimisation pass (6 supervision steps, 6 optimiser steps) for the
-compact and medium presets at N-Queens (L 64), Sudoku (L 81) and ARC (L 900) shapes: samples/s,
+compact and medium presets at N-Queens (L 64), Sudoku (L 81), ARC (L 900) and cropped ARC
+(``arc_cropped``: 17x17 windows, L 289, ``data.canvas: cropped``) shapes: samples/s,
 network calls/s, peak memory and, against a measured matmul peak, model FLOP utilisation (MFU).
 
     PYTHONPATH=. python benchmarks/train_throughput.py            # GPU: bf16, batch 192, ~3 minutes
@@ -31,10 +32,16 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-SHAPES = {"nqueens": (3, (8, 8)), "sudoku": (11, (9, 9)), "arc": (12, (30, 30))}  # vocab, grid
+SHAPES = {"nqueens": (3, (8, 8)), "sudoku": (11, (9, 9)), "arc": (12, (30, 30)),
+          "arc_cropped": (12, (30, 30))}  # vocab, grid
+# data.canvas: cropped runs each ARC example on the window of the canvas its grids need; the timed
+# batches are 17x17 windows (289 cells; the ARC-AGI-1 epoch's mean window is 301 cells, see
+# benchmarks/arc_canvas.py) at random canvas offsets, through the real cropped path (RoPE ids of
+# the window's canvas cells).
+CROP_SIDE = 17
 PRESET_NAMES = ("compact", "medium")
 ARC_PUZZLE_IDS = 730_816  # ids of ARC-AGI-1 x 1000 augmentations (build_arc_splits): 1.4 GiB at D 512
-QUICK_BATCH = {"nqueens": 16, "sudoku": 16, "arc": 2}
+QUICK_BATCH = {"nqueens": 16, "sudoku": 16, "arc": 2, "arc_cropped": 2}
 
 
 def forward_flops_per_call(hidden: int, layers: int, expansion: float, total_len: int) -> float:
@@ -56,8 +63,39 @@ def dis_pass_flops(cfg, seq_len: int, vocab: int, supervision_steps: int) -> flo
     return supervision_steps * per_step
 
 
+class CroppedSynthetic:
+    """Random tokens on ``CROP_SIDE`` x ``CROP_SIDE`` windows of the 30x30 canvas at random offsets."""
+
+    domain, vocab_size, grid_shape = "arc", 12, (30, 30)
+
+    def __init__(self, num_examples: int, num_puzzle_ids: int, seed: int = 0) -> None:
+        from dis_rl.puzzles.base import window_cells
+
+        rng = np.random.default_rng(seed)
+        self.num_puzzle_ids, self.n = num_puzzle_ids, num_examples
+        length = CROP_SIDE * CROP_SIDE
+        self.inputs = rng.integers(1, 12, (num_examples, length))
+        self.labels = rng.integers(1, 12, (num_examples, length))
+        self.puzzle_ids = rng.integers(1, num_puzzle_ids, num_examples)
+        self.cells = window_cells(CROP_SIDE, 30, rng.integers(0, 30 - CROP_SIDE + 1, (num_examples, 2)))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def bucket_keys(self) -> np.ndarray:
+        return np.full(self.n, CROP_SIDE)
+
+    def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        return {"inputs": self.inputs[indices], "labels": self.labels[indices],
+                "puzzle_ids": self.puzzle_ids[indices], "cells": self.cells[indices]}
+
+
 def synthetic_data(shape: str, num_examples: int, num_puzzle_ids: int, seed: int = 0):
     from dis_rl.puzzles.base import PuzzleSet
+
+    if shape == "arc_cropped":
+        _, test = synthetic_data("arc", 1, num_puzzle_ids, seed)  # the model's full canvas (900 cells)
+        return CroppedSynthetic(num_examples, num_puzzle_ids, seed), test
 
     vocab, grid = SHAPES[shape]
     rng = np.random.default_rng(seed)
@@ -118,7 +156,7 @@ def measure_row(shape: str, preset: str, batch: int, precision: str, device: str
             peak = torch.cuda.max_memory_allocated(dev) / 2**20
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
-        seq_len = trainer.seq_len
+        seq_len = CROP_SIDE * CROP_SIDE if shape == "arc_cropped" else trainer.seq_len
         flops = dis_pass_flops(cfg, seq_len, trainer.vocab_size, cfg.train.supervision_steps) * batch
         return {
             "shape": shape, "seq_len": seq_len, "preset": preset, "params": trainer.model.num_parameters(),
@@ -178,7 +216,8 @@ def format_table(rows: list[dict], header: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shapes", default="nqueens,sudoku,arc", help="comma-separated: nqueens, sudoku, arc")
+    parser.add_argument("--shapes", default="nqueens,sudoku,arc,arc_cropped",
+                        help="comma-separated: nqueens, sudoku, arc, arc_cropped")
     parser.add_argument("--presets", default="compact,medium", help="comma-separated: compact, medium")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     mode = parser.add_mutually_exclusive_group()
@@ -212,8 +251,9 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--shapes: unknown shape {shape!r}; expected some of {sorted(SHAPES)}")
         for preset in args.presets.split(","):
             batch = args.batch or (QUICK_BATCH[shape] if quick else 192)
+            ids = 1_001 if quick or not shape.startswith("arc") else ARC_PUZZLE_IDS
             spec = {"shape": shape, "preset": preset, "batch": batch, "precision": precision, "device": str(dev),
-                    "threads": threads, "num_puzzle_ids": 1_001 if quick or shape != "arc" else ARC_PUZZLE_IDS,
+                    "threads": threads, "num_puzzle_ids": ids,
                     "min_iters": 1 if quick else 5, "min_seconds": 5.0 if quick else 10.0,
                     "compile_blocks": args.compile}
             cmd = [sys.executable, str(Path(__file__).resolve()), "--row", json.dumps(spec)]

@@ -185,3 +185,51 @@ def test_voting_on_crops_decodes_on_the_canvas():
     for task_id, row in fits.items():
         assert result.task_scores[task_id][1] == pytest.approx(np.mean(row)), task_id
     assert 0 < sum(not f for row in fits.values() for f in row) < 0.05 * result.scored_pairs
+
+
+def test_holdout_tasks_keep_their_demonstrations_and_hide_their_test_pairs():
+    cfg = arc_cfg()
+    cfg.data.evaluate, cfg.data.holdout = "holdout", TASKS[:2]
+    sp = build_arc(cfg.data)
+    held = {t.task_id for t, e in zip(sp.tasks, sp.is_eval) if e}
+    assert held == set(TASKS[:2]) and len(sp.tasks) == len(TASKS)
+    test_tasks = {sp.tasks[t].task_id for t in sp.test.example_task}
+    assert test_tasks == held
+    trained = {(sp.tasks[t].task_id, int(j)) for t, j in zip(sp.train.example_task, sp.train.example_pair)}
+    for t in sp.tasks:  # held-out tasks train on their demonstrations only
+        n = len(t.train) + (0 if t.task_id in held else len(t.test))
+        assert {j for tid, j in trained if tid == t.task_id} == set(range(n))
+    with pytest.raises(ConfigError, match="go together"):
+        config_from_dict({"data": {"domain": "arc", "evaluate": "holdout"}})
+    bad = arc_cfg()
+    bad.data.evaluate, bad.data.holdout = "holdout", ["ffffffff"]
+    with pytest.raises(ConfigError, match="not among the training tasks"):
+        build_arc(bad.data)
+
+
+def test_baselines_copy_the_input_and_rank_demonstration_outputs():
+    from dis_rl.puzzles.arc import ARCTask
+    from dis_rl.puzzles.arc_augment import make_arc_splits
+    from dis_rl.puzzles.arc_vote import baseline_votes
+
+    g = [np.full((2, 2), c, dtype=np.uint8) for c in range(4)]
+    same = ARCTask("same", ((g[0], g[1]),), ((g[2], g[2]),))  # the answer is the input
+    second = ARCTask("second", ((g[0], g[1]), (g[0], g[1]), (g[1], g[3])), ((g[0], g[3]),))
+    sp = make_arc_splits([], [same, second], num_aug=0)
+    copy = baseline_votes(sp.test, "copy_input")
+    common = baseline_votes(sp.test, "most_common_output")
+    assert copy.task_scores == {"same": {1: 1.0, 2: 1.0}, "second": {1: 0.0, 2: 0.0}}
+    assert common.task_scores["second"] == {1: 0.0, 2: 1.0}  # g3 is the second most common output
+    assert common.task_scores["same"] == {1: 0.0, 2: 0.0}
+
+
+def test_sweep_runs_on_a_cropped_source(splits):
+    from dis_rl.guidance import sweep_w
+
+    cfg = arc_cfg()
+    cfg.data.evaluate, cfg.data.holdout = "holdout", TASKS[:3]
+    sp = build_arc(cfg.data)
+    model = TRM(cfg.model, 12, SEQ_LEN, sp.num_puzzle_ids)
+    result = sweep_w(model, sp.test, [1.0], steps=2, batch_size=4, max_aug=2)
+    assert result.num_puzzles > 0 and np.isfinite(result.rows[0].hamming_per_step).all()
+    assert result.rows[0].votes is not None
