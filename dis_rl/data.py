@@ -51,7 +51,7 @@ def puzzle_sets(cfg: DataConfig, include_hidden: bool = False) -> tuple[PuzzleSe
     if cfg.domain == "arc":
         from dis_rl.puzzles.arc import episodes_from_tasks
 
-        train_tasks, test_tasks = arc_task_split(cfg)
+        train_tasks, test_tasks = arc_task_split(cfg, leakage_check=False)
         train = episodes_from_tasks(train_tasks, name="arc-train")
         if not test_tasks:  # evaluate: train, as `arc_test_set`: score the training tasks (memorisation)
             return train, train
@@ -91,11 +91,12 @@ def _arc_train_tasks(cfg: DataConfig):
     return tasks
 
 
-def arc_task_split(cfg: DataConfig) -> tuple[list, list]:
+def arc_task_split(cfg: DataConfig, leakage_check: bool = True) -> tuple[list, list]:
     """Training tasks and evaluation tasks of an ARC data config: ``evaluate: arc1|arc2|DIR`` takes
-    that source's evaluation tasks (leakage-checked); ``holdout`` moves the listed training tasks
-    to the evaluation side (their demonstrations are still trained on, their test pairs scored);
-    ``train`` has none."""
+    that source's evaluation tasks (leakage-checked for training, unless ``data.force``; the envs'
+    episodes are not trained on and skip it); ``holdout`` moves the listed training tasks to the
+    evaluation side (their demonstrations are still trained on, their test pairs scored); ``train``
+    has none."""
     from dis_rl.puzzles.arc import load_tasks, source_title
     from dis_rl.puzzles.arc_augment import check_leakage
 
@@ -113,7 +114,7 @@ def arc_task_split(cfg: DataConfig) -> tuple[list, list]:
                 f"data.evaluate {cfg.evaluate!r} is neither 'arc1', 'arc2', 'train' nor an existing directory"
             )
         eval_tasks = load_tasks(cfg.evaluate, "test", strict=cfg.strict)
-        if not cfg.force:
+        if leakage_check and not cfg.force:
             what = f"training on {[source_title(s) for s in cfg.sources + cfg.arc_dirs]}, evaluating on "
             check_leakage(train_tasks, eval_tasks, what + source_title(cfg.evaluate) + " (data.force=true)")
     return train_tasks, eval_tasks
