@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(REPO / "docs" / "results"), help="folder of the .md/.json results")
     parser.add_argument("--figures", default=str(REPO / "docs" / "figures"), help="folder of the plot")
     parser.add_argument("--vote-aug", type=int, default=16, help="augmentations voted per test pair")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in the run folder")
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
     args = parser.parse_args(argv)
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     tag = args.tag or f"{args.method}_{cfg.data.canvas}_s{cfg.train.seed}"
     run_dir = Path(args.run_dir or Path(cfg.out_dir) / f"arc_small_{tag}")
     start = time.perf_counter()
-    trainer = Trainer(cfg, run_dir=run_dir, progress=False)
+    trainer = Trainer(cfg, run_dir=run_dir, progress=False, overwrite=args.overwrite)
     trainer.run()
     train_s = trainer.train_seconds
     model, tc = trainer.eval_model(), cfg.train
