@@ -515,7 +515,7 @@ def read_yaml(path: str | Path, what: str = "config file") -> dict:
     except RecursionError:
         raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     except (ValueError, OverflowError) as err:  # a value YAML cannot build (an integer of 5000 digits)
-        raise ConfigError(f"{path}: not valid YAML: {str(err)[:200]}") from None
+        raise ConfigError(f"{path}: not valid YAML: {str(err).split(';')[0][:200]}") from None
     if data is None:
         raise ConfigError(f"{path}: the {what} is empty; write {{}} in it to use every default")
     if not isinstance(data, dict):

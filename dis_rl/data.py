@@ -246,6 +246,8 @@ def _read_generated_cache(path: Path, total: int) -> tuple[np.ndarray, np.ndarra
     import zipfile
 
     try:
+        if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and advise unpickling it
+            raise ValueError("not a NumPy .npz archive")
         with np.load(path, allow_pickle=False) as data:
             questions, answers, rating = data["questions"], data["answers"], data["rating"]
         if questions.shape != (total, 81) or answers.shape != (total, 81) or rating.shape != (total,):

@@ -123,7 +123,7 @@ def load_csv(
     except UnicodeDecodeError as err:
         raise SudokuFormatError(f"{path}: not UTF-8 text ({err})") from None
     except csv.Error as err:  # a NUL byte, a field over csv's size limit, a broken quote
-        raise SudokuFormatError(f"{path}: line {reader.line_num}: not a readable CSV row ({err})") from None
+        raise SudokuFormatError(f"{path}: line {reader.line_num + 1}: not a readable CSV row ({err})") from None
 
     def digits(rows: list[str]) -> np.ndarray:
         if not rows:
