@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,6 +381,7 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
 
     from dis_rl.checkpoint import save_checkpoint
     from dis_rl.evaluate import evaluate
+    from dis_rl.runs import log_evaluation
 
     args.validate()
     if threads:
@@ -422,11 +422,7 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
                   "elapsed_s": round(time.perf_counter() - started, 3), "train_s": round(train_s, 3),
                   "valid": result.valid,
                   "exact": result.exact, "hamming_per_step": result.hamming_per_step}
-        writer.add_scalar("eval/valid", result.valid, env_steps)
-        writer.add_scalar("eval/exact", result.exact, env_steps)
-        writer.add_scalar("eval/valid_vs_network_calls", result.valid, network_calls)
-        with open(run_dir / "eval_log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        log_evaluation(run_dir, record, writer, env_steps)
         records.append(record)
         return record
 

@@ -12,7 +12,6 @@ rollout, and ``n_epochs`` passes over each rollout in training (evaluation is no
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from agents.sb3_policy import TRMActorCriticPolicy
 from agents.sb3_vecenv import SB3VecEnv
 from dis_rl.config import DataConfig
 from dis_rl.registration import make_refine_env
+from dis_rl.runs import log_evaluation
 from envs.core import REFINE_STEPS
 
 DOMAINS = ("nqueens", "sudoku")  # domains whose refine env PPO from scratch supports
@@ -121,10 +121,7 @@ class _EvalCallback(BaseCallback):
         steps = int(self.model.num_timesteps)
         record = {"env_steps": steps, "network_calls": self.network_calls, "train_s": round(self.train_s, 3),
                   "elapsed_s": round(time.perf_counter() - self.started, 3), "valid": valid, "exact": exact}
-        self.writer.add_scalar("eval/valid", valid, steps)
-        self.writer.add_scalar("eval/valid_vs_network_calls", valid, self.network_calls)
-        with open(self.run_dir / "eval_log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        log_evaluation(self.run_dir, record, self.writer, steps)
         self.records.append(record)
         print(f"env steps {steps:,}  network calls {self.network_calls:,}  valid {100 * valid:.1f}%", flush=True)
         self.next_eval = steps + self.args.eval_every

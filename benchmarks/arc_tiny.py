@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from dis_rl.config import load_config
+from dis_rl.runs import read_jsonl
 from dis_rl.train import Trainer
-from dis_rl.train.loop import read_jsonl
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "arc_tiny.yaml"
 

@@ -320,18 +320,3 @@ def evaluation_state(ckpt: Checkpoint) -> tuple[dict[str, torch.Tensor], str]:
         except (SafetensorError, OSError, RuntimeError) as err:
             raise CheckpointError(f"{optim_file}: tensor file is corrupt: {err}") from None
     return (ema, "ema") if ema else (ckpt.model_state, "raw")
-
-
-def run_folder_of(checkpoint_path: Path) -> Path:
-    """The run folder of a checkpoint step folder (``<run>/checkpoints/step_N``), else the folder itself."""
-    checkpoint_path = Path(checkpoint_path)
-    if checkpoint_path.parent.name == "checkpoints" and checkpoint_path.name.startswith("step_"):
-        return checkpoint_path.parent.parent
-    return checkpoint_path
-
-
-def default_output(checkpoint_path: Path, what: str) -> Path:
-    """Where a command writes about a checkpoint by default: ``runs/<what>/<run name>`` under the
-    working directory. Never beside the checkpoint: a shipped one sits inside the installed package
-    (or the source tree), and files written there outlive ``pip uninstall``."""
-    return Path("runs") / what / run_folder_of(checkpoint_path).name

@@ -160,7 +160,8 @@ def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> R
 # -- running arms ----------------------------------------------------------------------------------
 def run_supervised(run: RunConfig, run_dir: Path, progress: bool) -> ArmRun:
     """Train a DIS or TRM arm with the shared loop and read its evaluation log."""
-    from dis_rl.train.loop import Trainer, read_jsonl
+    from dis_rl.runs import read_jsonl
+    from dis_rl.train.loop import Trainer
 
     trainer = Trainer(run, run_dir, progress=progress)
     trainer.run()

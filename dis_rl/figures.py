@@ -127,10 +127,10 @@ def show_checkpoint(
     seeded with ``seed``."""
     import torch
 
-    from dis_rl.checkpoint import default_output
     from dis_rl.evaluate import load_run
     from dis_rl.puzzles import get_domain
     from dis_rl.rollout import rollout
+    from dis_rl.runs import default_output
     from dis_rl.targets import make_frames
 
     run = load_run(checkpoint, split, device)

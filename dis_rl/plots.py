@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from dis_rl.train.loop import read_jsonl  # noqa: E402
+from dis_rl.runs import read_jsonl  # noqa: E402
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:

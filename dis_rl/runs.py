@@ -172,6 +172,21 @@ def folder_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
         lock.unlink(missing_ok=True)
 
 
+def run_folder_of(checkpoint_path: Path) -> Path:
+    """The run folder of a checkpoint step folder (``<run>/checkpoints/step_N``), else the folder itself."""
+    checkpoint_path = Path(checkpoint_path)
+    if checkpoint_path.parent.name == "checkpoints" and checkpoint_path.name.startswith("step_"):
+        return checkpoint_path.parent.parent
+    return checkpoint_path
+
+
+def default_output(checkpoint_path: Path, what: str) -> Path:
+    """Where a command writes about a checkpoint by default: ``runs/<what>/<run name>`` under the
+    working directory. Never beside the checkpoint: a shipped one sits inside the installed package
+    (or the source tree), and files written there outlive ``pip uninstall``."""
+    return Path("runs") / what / run_folder_of(checkpoint_path).name
+
+
 # -- JSONL logs --------------------------------------------------------------------------------------
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
     """Append one record as one line, in one write (a crash can tear only the last line)."""
@@ -214,3 +229,15 @@ def truncate_jsonl(path: str | Path, key: str, upto: int) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def log_evaluation(run_dir: str | Path, record: dict[str, Any], writer: Any = None, step: int | None = None) -> None:
+    """The one evaluation-record writer (training loop, PPO from scratch, policy-gradient fine-tuning): the
+    record appended to ``eval_log.jsonl`` and, given a TensorBoard writer, its headline scalars
+    ``eval/valid`` and ``eval/exact`` at ``step`` and ``eval/valid_vs_network_calls`` at the record's calls."""
+    append_jsonl(Path(run_dir) / "eval_log.jsonl", record)
+    if writer is not None:
+        writer.add_scalar("eval/valid", record["valid"], step)
+        if "exact" in record:
+            writer.add_scalar("eval/exact", record["exact"], step)
+        writer.add_scalar("eval/valid_vs_network_calls", record["valid"], record["network_calls"])

@@ -19,8 +19,8 @@ from dis_rl.config import config_from_dict
 from dis_rl.data import build_data
 from dis_rl.distributed import DistContext, context_from_env, eval_indices, shard_slice
 from dis_rl.evaluate import load_model
+from dis_rl.runs import read_jsonl
 from dis_rl.train import Trainer
-from dis_rl.train.loop import read_jsonl
 
 torch.set_num_threads(1)
 

@@ -10,8 +10,8 @@ from dis_rl.checkpoint import CheckpointError, load_checkpoint
 from dis_rl.cli import main
 from dis_rl.config import config_from_dict
 from dis_rl.evaluate import evaluate, load_model
+from dis_rl.runs import read_jsonl
 from dis_rl.train import Trainer, TrainingDiverged, train
-from dis_rl.train.loop import read_jsonl
 
 
 def losses(run_dir):

@@ -376,16 +376,13 @@ class Trainer:
         if self.writer is None:  # not rank 0
             return result
         w, b = self.writer, self.batches
-        w.add_scalar("eval/valid", result.valid, b)
-        w.add_scalar("eval/exact", result.exact, b)
-        w.add_scalar("eval/valid_vs_network_calls", result.valid, self.network_calls)
-        for s, h in enumerate(result.hamming_per_step, 1):
-            w.add_scalar(f"eval/hamming_step_{s}", h, b)
         record = {"batch": b, "network_calls": self.network_calls, "elapsed_s": round(self.elapsed, 3),
                   "train_s": round(self.train_seconds, 3),
                   "valid": result.valid, "exact": result.exact, "valid_per_step": result.valid_per_step,
                   "hamming_per_step": result.hamming_per_step}
-        runs.append_jsonl(self.run_dir / "eval_log.jsonl", record)
+        runs.log_evaluation(self.run_dir, record, w, b)
+        for s, h in enumerate(result.hamming_per_step, 1):
+            w.add_scalar(f"eval/hamming_step_{s}", h, b)
         return result
 
 
@@ -397,5 +394,3 @@ def _reached(before: float, after: float, points: list) -> bool:
 def _pct(result: EvalResult | None) -> str:
     return "-" if result is None else f"{100 * result.valid:.1f}%"
 
-
-read_jsonl = runs.read_jsonl  # the logs' reader, where callers have long imported it from
