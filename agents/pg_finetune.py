@@ -375,12 +375,14 @@ def trainable_policy(checkpoint: str) -> tuple[TRM, Any, Any, list[torch.Tensor]
 
 
 def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
-             budget: RunBudget | None = None) -> list[dict[str, Any]]:
-    """Fine-tune ``args.checkpoint`` and return the evaluation records (also in ``eval_log.jsonl``)."""
+             budget: RunBudget | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Fine-tune ``args.checkpoint`` and return the evaluation records (also in ``eval_log.jsonl``);
+    ``progress``: a bar over the iterations (or the compare budget)."""
     from torch.utils.tensorboard import SummaryWriter
 
     from dis_rl.checkpoint import save_checkpoint
     from dis_rl.evaluate import evaluate
+    from dis_rl.progress import BudgetBar
     from dis_rl.runs import log_evaluation
 
     args.validate()
@@ -421,12 +423,15 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
         record = {"iteration": iteration, "env_steps": env_steps, "network_calls": network_calls,
                   "elapsed_s": round(time.perf_counter() - started, 3), "train_s": round(train_s, 3),
                   "valid": result.valid,
-                  "exact": result.exact, "hamming_per_step": result.hamming_per_step}
+                  "exact": result.exact, "hamming_per_step": result.hamming_per_step,
+                  "parameters": model.num_parameters()}
         log_evaluation(run_dir, record, writer, env_steps)
         records.append(record)
         return record
 
     run_eval(0)
+    bar = BudgetBar(f"pg_finetune {args.algorithm}", budget.max_network_calls, budget.max_train_seconds,
+                    args.iterations, "iter", progress)
     for iteration in range(1, args.iterations + 1):
         round_start, calls_before, s_before = time.perf_counter(), network_calls, train_s
         ep = collect(model, env, train_set, args, steps, step_input, rng, generator)
@@ -451,11 +456,14 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
         if (out_of_budget or iteration == args.iterations or (args.eval_every and iteration % args.eval_every == 0)
                 or budget.crossed(calls_before, network_calls, s_before, train_s)):
             record = run_eval(iteration)
-            print(f"iteration {iteration}: env steps {env_steps:,}  network calls {network_calls:,}  "
-                  f"valid {100 * record['valid']:.1f}%  train solved {100 * float(ep.solved.float().mean()):.1f}%  "
-                  f"kl {stats['kl_to_pretrained']:.4f}", flush=True)
+            bar.write(f"iteration {iteration}: env steps {env_steps:,}  network calls {network_calls:,}  "
+                      f"valid {100 * record['valid']:.1f}%  train solved {100 * float(ep.solved.float().mean()):.1f}%  "
+                      f"kl {stats['kl_to_pretrained']:.4f}")
+            bar.set_postfix(valid=f"{100 * record['valid']:.1f}%")
+        bar.advance(network_calls, train_s, iteration)
         if out_of_budget:
             break
+    bar.close()
     writer.close()
     env.close()
     meta = {"config": ckpt.meta["config"], "data": ckpt.meta["data"],

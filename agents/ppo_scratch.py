@@ -104,8 +104,12 @@ def evaluate_policy_on_test(model: PPO, args: PPOArgs) -> tuple[float, float]:
 
 
 class _EvalCallback(BaseCallback):
-    def __init__(self, args: PPOArgs, run_dir: Path, writer, budget: RunBudget) -> None:
+    def __init__(self, args: PPOArgs, run_dir: Path, writer, budget: RunBudget, progress: bool = True) -> None:
+        from dis_rl.progress import BudgetBar
+
         super().__init__()
+        self.bar = BudgetBar("ppo_scratch", budget.max_network_calls, budget.max_train_seconds,
+                             args.total_env_steps, "env step", progress)
         self.args, self.run_dir, self.writer, self.budget = args, run_dir, writer, budget
         self.network_calls = 0
         self.train_s = 0.0
@@ -120,10 +124,12 @@ class _EvalCallback(BaseCallback):
         valid, exact = evaluate_policy_on_test(self.model, self.args)
         steps = int(self.model.num_timesteps)
         record = {"env_steps": steps, "network_calls": self.network_calls, "train_s": round(self.train_s, 3),
-                  "elapsed_s": round(time.perf_counter() - self.started, 3), "valid": valid, "exact": exact}
+                  "elapsed_s": round(time.perf_counter() - self.started, 3), "valid": valid, "exact": exact,
+                  "parameters": sum(p.numel() for p in self.model.policy.parameters())}
         log_evaluation(self.run_dir, record, self.writer, steps)
         self.records.append(record)
-        print(f"env steps {steps:,}  network calls {self.network_calls:,}  valid {100 * valid:.1f}%", flush=True)
+        self.bar.write(f"env steps {steps:,}  network calls {self.network_calls:,}  valid {100 * valid:.1f}%")
+        self.bar.set_postfix(valid=f"{100 * valid:.1f}%")
         self.next_eval = steps + self.args.eval_every
         self.clock = time.perf_counter()
 
@@ -148,14 +154,16 @@ class _EvalCallback(BaseCallback):
         if (self.model.num_timesteps >= self.next_eval or stop
                 or self.budget.crossed(calls_before, self.network_calls, s_before, now_s)):
             self.evaluate()
+        self.bar.advance(self.network_calls, now_s, self.model.num_timesteps)
         if stop:
             self.stop = True  # _on_step ends learn() at the next rollout's first step
 
 
 
 def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
-              budget: RunBudget | None = None) -> list[dict[str, Any]]:
-    """Train PPO from scratch and return the evaluation records (also in ``eval_log.jsonl``)."""
+              budget: RunBudget | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Train PPO from scratch and return the evaluation records (also in ``eval_log.jsonl``);
+    ``progress``: a bar over the env steps (or the compare budget)."""
     args.validate()
     if threads:
         torch.set_num_threads(threads)
@@ -179,11 +187,12 @@ def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 
     model.set_logger(configure(str(run_dir / "tb" / "sb3"), ["tensorboard"]))
     writer = SummaryWriter(str(run_dir / "tb"))
     writer.add_text("hyperparameters", hparams_markdown(args))
-    callback = _EvalCallback(args, run_dir, writer, budget or RunBudget())
+    callback = _EvalCallback(args, run_dir, writer, budget or RunBudget(), progress)
     total = args.total_env_steps if not (budget and (budget.max_network_calls or budget.max_train_seconds)) else 10**12
     model.learn(total, callback=callback)
     if not callback.stop and (not callback.records or callback.records[-1]["env_steps"] != model.num_timesteps):
         callback.evaluate()
+    callback.bar.close()
     model.save(str(run_dir / "ppo_policy.zip"))
     writer.close()
     venv.close()

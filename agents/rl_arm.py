@@ -18,7 +18,7 @@ import yaml
 from agents.pg_finetune import PGArgs, RunBudget, finetune
 from agents.ppo_scratch import PPOArgs, train_ppo
 from dis_rl import runs
-from dis_rl.config import apply_overrides, build_config, locate_config, read_yaml
+from dis_rl.config import ConfigError, apply_overrides, build_config, locate_config, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")
 
@@ -41,13 +41,38 @@ class RLConfig:
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
         (self.ppo if self.arm == "ppo_scratch" else self.finetune).validate()
+        if self.arm == "pg_finetune":
+            _check_pretrained(self.finetune.checkpoint)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
+SECTIONS = {"ppo_scratch": "ppo", "pg_finetune": "finetune"}  # the section each arm reads
+
+
+def _check_pretrained(checkpoint: str) -> None:
+    """Fail before any work when the checkpoint to fine-tune is missing, saying how to get one."""
+    from dis_rl.checkpoint import CheckpointError, resolve_checkpoint
+
+    try:
+        resolve_checkpoint(checkpoint)
+    except CheckpointError as err:
+        raise ValueError(f"finetune.checkpoint: {err}. Train it first (`dis-rl train nqueens_dis` writes "
+                         "runs/nqueens_dis) or fine-tune the shipped one: finetune.checkpoint=nqueens_dis") from None
+
+
 def rl_config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RLConfig:
-    return build_config(RLConfig, apply_overrides(data, overrides, example="finetune.lr=3e-5"), source)
+    """An `RLConfig`; keys of the other arm's section (``finetune.lr`` for ``arm: ppo_scratch``) are
+    refused, since they would do nothing."""
+    data = apply_overrides(data, overrides, example="finetune.lr=3e-5")
+    arm = data.get("arm", RLConfig.arm)
+    for other_arm, section in SECTIONS.items():
+        if other_arm != arm and data.get(section):
+            key = f"{section}.{next(iter(data[section]))}"
+            raise ConfigError(f"{source}: {key} does nothing for arm {arm!r} (the {section}: section belongs to "
+                              f"arm {other_arm}; this arm reads {SECTIONS.get(arm, '?')}:)")
+    return build_config(RLConfig, data, source)
 
 
 def load_rl_config(path: str | Path, overrides: list[str] | None = None) -> RLConfig:
@@ -56,7 +81,8 @@ def load_rl_config(path: str | Path, overrides: list[str] | None = None) -> RLCo
     return rl_config_from_dict(read_yaml(path), overrides, source=str(path))
 
 
-def run_rl(cfg: RLConfig, run_dir: str | Path | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
+def run_rl(cfg: RLConfig, run_dir: str | Path | None = None, overwrite: bool = False,
+           progress: bool = True) -> list[dict[str, Any]]:
     """Run the config's arm; returns its evaluation records (``eval_log.jsonl`` in the run folder).
     A folder holding an earlier run is refused unless ``overwrite`` (`dis_rl.runs`)."""
     run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
@@ -65,8 +91,8 @@ def run_rl(cfg: RLConfig, run_dir: str | Path | None = None, overwrite: bool = F
         runs.prepare_run_dir(run_dir, overwrite=overwrite)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         if cfg.arm == "ppo_scratch":
-            return train_ppo(cfg.ppo, run_dir, cfg.seed, cfg.threads, cfg.budget)
-        return finetune(cfg.finetune, run_dir, cfg.seed, cfg.threads, cfg.budget)
+            return train_ppo(cfg.ppo, run_dir, cfg.seed, cfg.threads, cfg.budget, progress=progress)
+        return finetune(cfg.finetune, run_dir, cfg.seed, cfg.threads, cfg.budget, progress=progress)
 
 
 # -- `dis-rl compare` arms --------------------------------------------------------------------------
@@ -81,29 +107,32 @@ def load_arm(path: Path, overrides: list[str], seed: int, budget, eval_points: i
         forced += [f"budget.max_train_seconds={budget.seconds}",
                    f"budget.eval_every_seconds={budget.seconds / eval_points}"]
     # The arm's own iteration / step limits must not end it before the budget does.
-    forced += ["finetune.iterations=1000000000", "finetune.eval_every=0", "ppo.eval_every=1000000000"]
+    arm = load_rl_config(path, overrides).arm
+    forced += (["finetune.iterations=1000000000", "finetune.eval_every=0"] if arm == "pg_finetune"
+               else ["ppo.eval_every=1000000000"])
     return load_rl_config(path, [*overrides, *forced])
 
 
 def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
     from dis_rl.arms import ArmRun
 
-    records = run_rl(cfg, run_dir)
+    records = run_rl(cfg, run_dir, progress=progress)
     # A fine-tuned arm starts where its pretraining ended: its curve is drawn after the
     # pretraining's network calls, env steps (examples x N_sup) and training seconds.
-    calls0 = steps0 = seconds0 = 0.0
+    calls0 = steps0 = 0
+    seconds0 = 0.0
     if cfg.arm == "pg_finetune":
         from dis_rl.checkpoint import load_checkpoint
 
         meta = load_checkpoint(cfg.finetune.checkpoint, with_optim=False).meta
         trainer = meta.get("trainer", {})
-        calls0, seconds0 = trainer.get("network_calls", 0), trainer.get("train_s", trainer.get("elapsed_s", 0.0))
-        steps0 = trainer.get("examples", 0) * meta["config"]["train"]["supervision_steps"]
+        calls0, seconds0 = int(trainer.get("network_calls", 0)), trainer.get("train_s", trainer.get("elapsed_s", 0.0))
+        steps0 = int(trainer.get("examples", 0)) * meta["config"]["train"]["supervision_steps"]
     evals = [{"network_calls": calls0 + r["network_calls"], "train_s": seconds0 + r["train_s"], "valid": r["valid"],
               "exact": r.get("exact", float("nan")), "env_steps": steps0 + r["env_steps"]} for r in records]
     last = records[-1]
     per_step = last["network_calls"] / max(last["env_steps"], 1)  # calls per env step, acting and learning
-    return ArmRun(evals, per_step, per_step, 0)
+    return ArmRun(evals, per_step, per_step, records[-1].get("parameters", 0))
 
 
 def register_compare_arms() -> None:

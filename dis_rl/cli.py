@@ -49,10 +49,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from dis_rl.vote import vote_checkpoint
 
         result = vote_checkpoint(args.checkpoint, max_aug=args.vote, submission_path=args.submission,
-                                 device=args.device)
+                                 device=args.device, progress=not args.no_progress)
         print(f"voting over {args.vote} augmentations: {result}\nsubmission: {args.submission}")
         return 0
-    result = evaluate_checkpoint(args.checkpoint, split=args.split, device=args.device)
+    result = evaluate_checkpoint(args.checkpoint, split=args.split, device=args.device,
+                                 progress=not args.no_progress)
     print(format_table(result))
     return 0
 
@@ -89,7 +90,7 @@ def _cmd_sweep_w(args: argparse.Namespace) -> int:
     from dis_rl.guidance import sweep_checkpoint
 
     result, folder = sweep_checkpoint(args.checkpoint, args.w, split=args.split, out_dir=args.out,
-                                      device=args.device, max_aug=args.max_aug)
+                                      device=args.device, max_aug=args.max_aug, progress=not args.no_progress)
     print(result.to_markdown())
     print(f"saved: {folder}/sweep_w.{{md,csv,png}} and TensorBoard scalars in {folder / 'tb'}")
     return 0
@@ -100,8 +101,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     try:
         path = show_checkpoint(args.checkpoint, args.puzzle, args.w, args.out, args.split, args.seed, args.device)
-    except IndexError as err:
-        print(f"dis-rl: error: {err}", file=sys.stderr)
+    except LookupError as err:  # no such puzzle index or id
+        print(f"dis-rl: error: {err.args[0]}", file=sys.stderr)
         return 2
     print(f"wrote {path} (TensorBoard: tensorboard --logdir {path.parent / 'tb'})")
     return 0
@@ -123,7 +124,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     args.run_dir = None
     args.resume = False
     status = _cmd_train(args)
-    print("\n" + demo_showcase())
+    print("\n" + demo_showcase(progress=not args.no_progress))
     return status
 
 
@@ -141,7 +142,7 @@ def _cmd_rl(args: argparse.Namespace) -> int:
     from agents.rl_arm import load_rl_config, run_rl
 
     cfg = load_rl_config(args.config, args.overrides)
-    records = run_rl(cfg, args.run_dir, overwrite=args.overwrite)
+    records = run_rl(cfg, args.run_dir, overwrite=args.overwrite, progress=not args.no_progress)
     last = records[-1]
     print(f"{cfg.arm}: valid {100 * last['valid']:.1f}% of the test boards after {last['env_steps']:,} env steps "
           f"and {last['network_calls']:,} network calls (start: {100 * records[0]['valid']:.1f}%)")
@@ -165,150 +166,190 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="run folder, checkpoints/ folder, step folder, exported folder or the name of "
                    "a shipped checkpoint (nqueens_dis)")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+
+
+def _puzzle(text: str) -> int | str:
+    """``--puzzle``: an index, or a puzzle id as the envs name it (ARC: ``<task id>/<test pair>``)."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default; flags (store_true) and None defaults say nothing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, [], argparse.SUPPRESS) or action.nargs == 0:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _command(sub, name: str, func, help: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand parser: no abbreviated options (``--resum`` is an error, not ``--resume``),
+    defaults shown in the help."""
+    p = sub.add_parser(name, help=help, description=description or help, allow_abbrev=False,
+                       formatter_class=_Formatter)
+    p.set_defaults(func=func, parser=p)
+    return p
+
+
+def _overrides(p: argparse.ArgumentParser, example: str) -> None:
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help=f"config overrides, anywhere on the line (before or after the flags), e.g. {example}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dis-rl",
-        description="Deep Improvement Supervision for Tiny Recursive Models: train, evaluate, guide.",
-    )
     from dis_rl import __version__
 
+    parser = argparse.ArgumentParser(
+        prog="dis-rl", allow_abbrev=False,
+        description="Deep Improvement Supervision for Tiny Recursive Models: train, evaluate, guide. "
+        "Configs and checkpoints are paths or the names of shipped ones (`dis-rl configs`).",
+    )
     parser.add_argument("--version", action="version", version=f"dis-rl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train a model from a YAML config (DIS or TRM)",
-                       description="Train from CONFIG; override any key with section.key=value.")
+    p = _command(sub, "train", _cmd_train, "train a model from a YAML config (DIS or TRM)",
+                 "Train from CONFIG; override any key with section.key=value.")
     p.add_argument("config", help="YAML experiment config: a path or a shipped name (`dis-rl configs`), "
                    "e.g. nqueens_dis")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.lr=3e-4 model.hidden=128")
+    _overrides(p, "train.lr=3e-4 model.hidden=128")
     p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run a used run folder holds (default: refuse it)")
-    p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
+    p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name> of the config)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--arc-dir", action="append", default=[], metavar="DIR",
                    help="extra directory of ARC task files to train on (repeatable; sets data.arc_dirs)")
     p.add_argument("--strict", action="store_true", help="a bad ARC task file or Sudoku CSV row is an error")
-    p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="evaluate a checkpoint on its test puzzles",
-                       description="Evaluate CHECKPOINT (a run folder, checkpoints/ folder or step folder).")
-    p.add_argument("checkpoint")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles (default: test)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p = _command(sub, "eval", _cmd_eval, "evaluate a checkpoint on its test puzzles")
+    _checkpoint_arguments(p)
     p.add_argument("--vote", type=int, default=0, metavar="N",
-                   help="ARC: vote over N augmentations of each test input (pass@1, pass@2, pass@N)")
+                   help="ARC: vote over N augmentations of each test input (pass@1, pass@2, pass@N; 0: no voting)")
     p.add_argument("--submission", default="submission.json", help="with --vote: where to write the ARC Prize file")
-    p.set_defaults(func=_cmd_eval)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("data", help="inspect data sources")
+    p = sub.add_parser("data", help="inspect data sources", description="Inspect data sources.", allow_abbrev=False)
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    p = data_sub.add_parser("stats", help="tasks, pairs, grid sizes, augmentations (ARC) or rows, ratings (Sudoku)",
-                            description="SOURCE: arc1 | arc2 | a directory of ARC task files | a Sudoku CSV file.")
-    p.add_argument("source")
-    p.add_argument("--num-aug", type=int, default=1000, help="augmentations per ARC puzzle to plan (default 1000)")
+    p = _command(data_sub, "stats", _cmd_data_stats,
+                 "tasks, pairs, grid sizes, augmentations (ARC) or rows, ratings (Sudoku)")
+    p.add_argument("source", help="arc1 | arc2 | a directory of ARC task files | a Sudoku CSV file")
+    p.add_argument("--num-aug", type=int, default=1000, help="augmentations per ARC puzzle to plan")
     p.add_argument("--strict", action="store_true", help="stop at the first bad task file or CSV row")
     p.add_argument("--keep-multiple-solutions", action="store_true",
                    help="Sudoku: skip the uniqueness check (a few ms a row) and count such rows as valid")
-    p.set_defaults(func=_cmd_data_stats)
-    p = data_sub.add_parser("sudoku", help="generate Sudoku puzzles (unique solutions, rated) into a CSV",
-                            description="Writes OUT in the Sudoku-Extreme layout (source,question,answer,rating), "
-                            "readable by data.csv_path and `dis-rl data stats` (docs/DATA.md).")
-    p.add_argument("out")
-    p.add_argument("--num", type=int, default=100, help="puzzles to write (default 100)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--keep-fraction", type=float, default=1.0, help="keep the hardest share of candidates (default 1)")
-    p.add_argument("--target-rating", type=int, default=0, help="hill-climb each candidate toward this rating")
-    p.add_argument("--harden-steps", type=int, default=100, help="most hill-climb steps per candidate (default 100)")
-    p.add_argument("--blanks", type=int, default=0, help="easy puzzles with this many blanks instead of minimal ones")
-    p.add_argument("--workers", type=int, default=1)
-    p.set_defaults(func=_cmd_data_sudoku)
+    p = _command(data_sub, "sudoku", _cmd_data_sudoku, "generate Sudoku puzzles (unique solutions, rated) into a CSV",
+                 "Writes OUT in the Sudoku-Extreme layout (source,question,answer,rating), readable by "
+                 "data.csv_path and `dis-rl data stats` (docs/DATA.md).")
+    p.add_argument("out", help="CSV file to write")
+    p.add_argument("--num", type=int, default=100, help="puzzles to write")
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
+    p.add_argument("--keep-fraction", type=float, default=1.0, help="keep the hardest share of candidates")
+    p.add_argument("--target-rating", type=int, default=0,
+                   help="hill-climb each candidate toward this rating (0: no climb)")
+    p.add_argument("--harden-steps", type=int, default=100, help="most hill-climb steps per candidate")
+    p.add_argument("--blanks", type=int, default=0,
+                   help="easy puzzles with this many blanks instead of minimal ones (0: minimal)")
+    p.add_argument("--workers", type=int, default=1, help="generator processes")
 
-    p = sub.add_parser("sweep-w", help="sweep the guidance scale w on a checkpoint's test puzzles",
-                       description="Accuracy, advantage margin and Hamming contraction per step for each w; "
-                       "saves markdown, CSV, PNG and TensorBoard scalars (default runs/sweep_w/<run name>/).")
+    p = _command(sub, "sweep-w", _cmd_sweep_w, "sweep the guidance scale w on a checkpoint's test puzzles",
+                 "Accuracy, advantage margin and Hamming contraction per step for each w; saves markdown, CSV, "
+                 "PNG and TensorBoard scalars (default runs/sweep_w/<run name>/).")
     _checkpoint_arguments(p)
-    p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws,
-                   help="comma-separated guidance scales (default: %(default)s)")
+    p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws, help="comma-separated guidance scales")
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/sweep_w/<run name> in the working directory)")
     p.add_argument("--max-aug", type=int, default=8, help="ARC: augmentations voted per test pair")
-    p.set_defaults(func=_cmd_sweep_w)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("show", help="draw one puzzle's refinement (targets and guided predictions) as a PNG",
-                       description="A strip like the paper's Fig. 6; also logged to TensorBoard.")
+    p = _command(sub, "show", _cmd_show, "draw one puzzle's refinement (targets and guided predictions) as a PNG",
+                 "A strip like the paper's Fig. 6; also logged to TensorBoard.")
     _checkpoint_arguments(p)
-    p.add_argument("--puzzle", type=int, default=0, help="puzzle index in the split")
-    p.add_argument("--w", type=float, default=1.0, help="guidance scale (default: 1, plain decoding)")
+    p.add_argument("--puzzle", type=_puzzle, default=0,
+                   help="puzzle index in the split, or its id as the envs name it (ARC: <task id>/<test pair>)")
+    p.add_argument("--w", type=float, default=1.0, help="guidance scale (1: plain decoding)")
     p.add_argument("--out", default=None,
                    help="PNG path (default: runs/show/<run name>/puzzle_<I>_w<W>.png in the working directory)")
     p.add_argument("--seed", type=int, default=0, help="seed of the DIS target frames")
-    p.set_defaults(func=_cmd_show)
 
-    p = sub.add_parser("export", help="write a slim shareable checkpoint (weights + metadata, no optimiser)",
-                       description="Export CHECKPOINT to OUT_DIR (model.safetensors + meta.json, <= 5 MB).")
-    p.add_argument("checkpoint")
-    p.add_argument("out_dir")
+    p = _command(sub, "export", _cmd_export, "write a slim shareable checkpoint (weights + metadata, no optimiser)",
+                 "Export CHECKPOINT to OUT_DIR (model.safetensors + meta.json, <= 5 MB).")
+    p.add_argument("checkpoint", help="run folder, checkpoints/ folder or step folder to export")
+    p.add_argument("out_dir", help="folder to write model.safetensors and meta.json into")
     p.add_argument("--no-eval", action="store_true", help="keep the stored metrics instead of re-evaluating")
-    p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("demo", help="train the N-Queens DIS demo (config nqueens_dis) and report",
-                       description="The README's first command: a short DIS run on 8x8 N-Queens.")
-    p.add_argument("overrides", nargs="*", help="key=value overrides")
-    p.add_argument("--no-progress", action="store_true")
+    p = _command(sub, "demo", _cmd_demo, "train the N-Queens DIS demo (config nqueens_dis) and report",
+                 "The README's first command: a short DIS run on 8x8 N-Queens, then the shipped checkpoint's "
+                 "w table and one solved env episode.")
+    _overrides(p, "train.max_batches=100")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier demo run (make demo passes it)")
-    p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("compare", help="train several methods (DIS, TRM, ...) to one budget and compare them",
-                       description="Train every arm x seed of a compare file to the same budget (network calls "
-                       "or training seconds); write accuracy-vs-compute plots, tables and TensorBoard scalars. "
-                       "See docs/COMPARE.md.")
+    p = _command(sub, "compare", _cmd_compare, "train several methods (DIS, TRM, ...) to one budget and compare them",
+                 "Train every arm x seed of a compare file to the same budget (network calls or training seconds); "
+                 "write accuracy-vs-compute plots, tables and TensorBoard scalars. See docs/COMPARE.md.")
     p.add_argument("config", help="compare file: a path or a shipped name, e.g. compare_nqueens")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. seeds=1 budget.network_calls=2000000")
+    _overrides(p, "seeds=1 budget.network_calls=2000000")
     p.add_argument("--fresh", action="store_true",
                    help="retrain arms even if a finished run with the same config exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_compare)
 
-    p = sub.add_parser("rl", help="run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",
-                       description="Run the arm of an RL config (arm: ppo_scratch | pg_finetune).")
+    p = _command(sub, "rl", _cmd_rl, "run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",
+                 "Run the arm of an RL config (arm: ppo_scratch | pg_finetune).")
     p.add_argument("config", help="RL config: a path or a shipped name, e.g. rl_nqueens_finetune")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. finetune.algorithm=ppo seed=1")
-    p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name>)")
+    _overrides(p, "finetune.algorithm=ppo seed=1")
+    p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name> of the config)")
     p.add_argument("--overwrite", action="store_true", help="replace the run a used run folder holds")
-    p.set_defaults(func=_cmd_rl)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("configs", help="list the shipped configs and checkpoints (usable by name)",
-                       description="The configs and checkpoints that ship with dis-rl; every command takes "
-                       "their names where it takes a path.")
-    p.set_defaults(func=_cmd_configs)
+    _command(sub, "configs", _cmd_configs, "list the shipped configs and checkpoints (usable by name)",
+             "The configs and checkpoints that ship with dis-rl; every command takes their names where it "
+             "takes a path.")
     return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse a command line; ``key=value`` overrides may stand anywhere, also after flags
+    (``dis-rl train CFG --strict train.lr=1e-3``), which plain argparse rejects."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    stray = [a for a in extra if a.startswith("-") or "=" not in a or not hasattr(args, "overrides")]
+    if stray:
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
+INTERRUPTED = {
+    "train": "dis-rl: interrupted; continue with the same command and --resume",
+    "compare": "dis-rl: interrupted; run the same command again: finished arms are reused",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     from dis_rl.checkpoint import CheckpointError
     from dis_rl.config import ConfigError
+    from dis_rl.device import DeviceError
     from dis_rl.puzzles.arc import ARCFormatError
     from dis_rl.puzzles.arc_augment import LeakageError
     from dis_rl.puzzles.sudoku import SudokuFormatError
     from dis_rl.runs import RunFolderError
     from dis_rl.train.loop import TrainingDiverged
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, FileNotFoundError, FileExistsError, ARCFormatError, LeakageError,
-            SudokuFormatError, RunFolderError) as err:
+    except (ConfigError, CheckpointError, DeviceError, FileNotFoundError, FileExistsError, ARCFormatError,
+            LeakageError, SudokuFormatError, RunFolderError) as err:
         print(f"dis-rl: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:
         print(f"dis-rl: training stopped: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("dis-rl: interrupted; resume with --resume", file=sys.stderr)
+        print(INTERRUPTED.get(args.command, "dis-rl: interrupted"), file=sys.stderr)
         return 130
 
 

@@ -29,6 +29,13 @@ class ConfigError(ValueError):
 # registry of classes lives above this layer, the names here so a config names a bad one at load).
 METHOD_NAMES: set[str] = {"dis", "trm"}
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+DEVICE_NAMES = "auto, cpu, mps, cuda or cuda:N"
+
+
+def valid_device_name(name: str) -> bool:
+    """Whether ``name`` is a device dis-rl runs on (checked before torch parses it, whose own error
+    is a traceback); `dis_rl.device.resolve_device` then checks that it is present."""
+    return DEVICE_PATTERN.fullmatch(name) is not None
 
 
 # Block variants of the backbone; dis_rl/model/layers.py says what each one is.
@@ -220,8 +227,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.method not in METHOD_NAMES:
             raise ValueError(f"train.method must be one of {sorted(METHOD_NAMES)}, got {self.method!r}")
-        if not DEVICE_PATTERN.fullmatch(self.device):
-            raise ValueError(f"train.device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
+        if not valid_device_name(self.device):
+            raise ValueError(f"train.device must be {DEVICE_NAMES}, got {self.device!r}")
         positive = (
             "supervision_steps", "batch_size", "max_batches", "eval_batch_size", "log_every", "keep_checkpoints"
         )

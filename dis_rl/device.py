@@ -8,20 +8,30 @@ import numpy as np
 import torch
 from torch import nn
 
+from dis_rl.config import DEVICE_NAMES, valid_device_name
+
+
+class DeviceError(ValueError):
+    """A device name that is malformed or names hardware this machine does not have."""
+
 
 def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     """``auto``: CUDA if present, else CPU. Under torchrun, ``auto`` and a bare ``cuda`` mean this
-    rank's GPU (``cuda:LOCAL_RANK``), which also becomes the current CUDA device."""
+    rank's GPU (``cuda:LOCAL_RANK``), which also becomes the current CUDA device. A malformed or
+    absent device is a `DeviceError` (one line at the command line)."""
+    if not valid_device_name(str(name)):
+        raise DeviceError(f"device {name!r} is not one of {DEVICE_NAMES}")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available; use device=cpu or auto")
+            raise DeviceError(f"device {name!r} requested but CUDA is not available on this machine; "
+                              "use device cpu or auto")
         if device.index is None:
             device = torch.device("cuda", local_rank)
         if device.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device} requested but only {torch.cuda.device_count()} GPU(s) are visible")
+            raise DeviceError(f"device {device} requested but only {torch.cuda.device_count()} GPU(s) are visible")
         torch.cuda.set_device(device)
     return device
 

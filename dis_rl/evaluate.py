@@ -61,7 +61,11 @@ def evaluate(
     w: float | list[float] = 1.0,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
+    progress: bool = False,
 ) -> EvalResult:
+    """Score every step of a rollout of ``puzzles`` (``progress``: a bar over the batches)."""
+    from tqdm.auto import tqdm
+
     device = torch.device(device)
     domain = get_domain(puzzles.domain)
     was_training = model.training
@@ -71,7 +75,9 @@ def evaluate(
     hamming = np.zeros((steps, len(puzzles)), dtype=np.float64)
     final = np.zeros_like(puzzles.labels, dtype=np.int64)
     width = puzzles.grid_shape[1]
-    for idx, side in windowed_batches(puzzles, batch_size):
+    batches = list(windowed_batches(puzzles, batch_size))
+    for idx, side in tqdm(batches, desc=f"eval {len(puzzles)} puzzles", unit="batch", disable=not progress,
+                          dynamic_ncols=True, leave=False):
         batch = puzzles.get(idx)
         # A cropped run (extras["window"]) runs on each example's top-left window; the predictions
         # go back to the full grid (PAD outside the window) to be scored like any other.
@@ -159,7 +165,8 @@ def load_run(checkpoint: str | Path, split: str = "test", device: str = "auto") 
     return LoadedRun(model, cfg, ckpt, split, dev)
 
 
-def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "auto") -> EvalResult:
+def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "auto",
+                        progress: bool = False) -> EvalResult:
     """``dis-rl eval``: rebuild the run's data and model and evaluate on ``split``."""
     run = load_run(checkpoint, split, device)
     model, cfg, dev, puzzles = run.model, run.cfg, run.device, run.puzzles
@@ -167,7 +174,7 @@ def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "aut
         raise ValueError("split=train needs a materialised training set; this domain augments on the fly")
     tc = cfg.train
     return evaluate(model, puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size, device=dev,
-                    precision=tc.precision)
+                    precision=tc.precision, progress=progress)
 
 
 def gather_eval(local: EvalResult | None, num_local: int, steps: int, seq_len: int, ctx: DistContext,

@@ -111,9 +111,31 @@ def figure_to_array(fig) -> np.ndarray:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
+def puzzle_index(puzzles, puzzle: int | str, split: str) -> int:
+    """The row of ``puzzle`` in ``puzzles``: an index, its string, or (ARC) an id as the envs name it,
+    ``<task id>/<test pair>``, or a bare task id for its first test pair. `IndexError` otherwise."""
+    count = len(puzzles)
+    if isinstance(puzzle, str) and puzzle.isdigit():
+        puzzle = int(puzzle)
+    if isinstance(puzzle, int):
+        if not 0 <= puzzle < count:
+            raise IndexError(f"--puzzle must lie in 0..{count - 1} for the {split} split, got {puzzle}")
+        return puzzle
+    extras = getattr(puzzles, "extras", {}) or {}
+    if "task_id" in extras:
+        task_ids = extras["task_id"].astype(str)
+        pairs = extras["test_index"].astype(str) if "test_index" in extras else np.zeros(count, dtype=str)
+        task, _, pair = puzzle.partition("/")
+        hits = np.flatnonzero((task_ids == task) & ((pairs == pair) if pair else True))
+        if len(hits):
+            return int(hits[0])
+    raise IndexError(f"unknown puzzle {puzzle!r} in the {split} split: pass an index 0..{count - 1}"
+                     + (" or an id <task id>/<test pair>" if "task_id" in extras else ""))
+
+
 def show_checkpoint(
     checkpoint: str | Path,
-    puzzle: int = 0,
+    puzzle: int | str = 0,
     w: float = 1.0,
     out: str | Path | None = None,
     split: str = "test",
@@ -135,8 +157,7 @@ def show_checkpoint(
 
     run = load_run(checkpoint, split, device)
     model, cfg, ckpt, dev, puzzles = run.model, run.cfg, run.checkpoint, run.device, run.puzzles
-    if not 0 <= puzzle < len(puzzles):
-        raise IndexError(f"--puzzle must lie in 0..{len(puzzles) - 1} for the {split} split, got {puzzle}")
+    puzzle = puzzle_index(puzzles, puzzle, split)
     batch = puzzles.get(np.array([puzzle]))
     tc = cfg.train
     inputs = torch.from_numpy(batch["inputs"]).to(dev)

@@ -201,7 +201,12 @@ def sweep_w(
     if arc_votes and max_aug is not None:
         indices = indices[puzzles.locate(indices)[2] < max_aug]
     result = SweepResult(domain=puzzles.domain, num_puzzles=len(indices), steps=steps)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(ws) * -(-len(indices) // batch_size), desc=f"sweep {len(ws)} w x {len(indices)} puzzles",
+               unit="batch", disable=not progress, dynamic_ncols=True, leave=False)
     for w in ws:
+        bar.set_postfix(w=f"{w:g}")
         sums = np.zeros((6, steps))  # valid, exact, hamming, distance, margin*cells, positive*cells
         cells = np.zeros(steps)
         chunks = (puzzles.batches(indices, batch_size) if arc_votes else
@@ -230,6 +235,7 @@ def sweep_w(
                 sums[:4, s] += [valid.sum(), exact.sum(), hamming.sum(), np.sum(distance)]
                 sums[4:, s] += [mean * n_scored, positive * n_scored]
                 cells[s] += n_scored
+            bar.update(1)
         n = max(len(indices), 1)
         row = WResult(
             w=float(w),
@@ -247,6 +253,7 @@ def sweep_w(
             fn = model_predictor(model, steps, step_input, device, precision, w=w)
             row.votes = evaluate_votes(puzzles, fn, batch_size, max_aug=max_aug, progress=progress).pass_at
         result.rows.append(row)
+    bar.close()
     model.train(was_training)
     return result
 
@@ -293,6 +300,7 @@ def sweep_checkpoint(
     device: str = "auto",
     max_aug: int | None = 8,
     save: bool = True,
+    progress: bool = False,
 ) -> tuple[SweepResult, Path | None]:
     """``dis-rl sweep-w``: rebuild the run's data and model, sweep, save (default
     ``runs/sweep_w/<run name>`` under the working directory). On an ARC run's test split the sweep
@@ -310,7 +318,7 @@ def sweep_checkpoint(
         puzzles = run.puzzles
     tc = cfg.train
     result = sweep_w(model, puzzles, ws, tc.supervision_steps, tc.step_input, tc.eval_batch_size, dev,
-                     tc.precision, max_aug=max_aug)
+                     tc.precision, max_aug=max_aug, progress=progress)
     if not save:
         return result, None
     folder = Path(out_dir) if out_dir is not None else default_output(ckpt.path, "sweep_w")

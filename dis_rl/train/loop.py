@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from dis_rl import distributed, runs
 from dis_rl.checkpoint import (
@@ -35,6 +34,7 @@ from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
 from dis_rl.model.trm import TRM
 from dis_rl.optim import EMA, AdamAtan2, SignSGD, schedule_factor, warmup_factor
+from dis_rl.progress import BudgetBar
 from dis_rl.puzzles.load_report import SkippedItemsWarning
 from dis_rl.train.method import Method, RoundStats
 from dis_rl.train.stream import ExampleStream
@@ -296,8 +296,9 @@ class Trainer:
         if self.dist.is_main:
             save_config(self.cfg, self.run_dir / "config.yaml")
             self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.batches if resume else None)
-        bar = tqdm(total=tc.max_batches, initial=self.batches, disable=not self.progress,
-                   desc=f"{tc.method} {self.cfg.name}", unit="batch", dynamic_ncols=True)
+        bar = BudgetBar(f"{tc.method} {self.cfg.name}", tc.max_network_calls, tc.max_train_seconds, tc.max_batches,
+                        "batch", self.progress, initial={"calls": self.network_calls,
+                                                         "seconds": self.train_seconds, "steps": self.batches})
         last_eval: EvalResult | None = None
         last_eval_batch = -1
         started = time.perf_counter() - self.elapsed
@@ -322,7 +323,7 @@ class Trainer:
                 self.train_seconds += round_s
                 self.elapsed = now
                 self._log_round(stats, stats.examples / max(round_s, 1e-9))
-                bar.update(1)
+                bar.advance(self.network_calls, self.train_seconds, self.batches)
                 if self.batches % tc.log_every == 0:
                     bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
                 if (
