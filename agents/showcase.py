@@ -13,7 +13,7 @@ SHOWCASE_WS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 def demo_showcase(checkpoint: str | Path | None = None, ws: Sequence[float] = SHOWCASE_WS,
-                  max_tries: int = 50) -> str:
+                  max_tries: int = 50, progress: bool = False) -> str:
     """The text to print: the guidance sweep on the checkpoint's test boards and one rendered
     NQueensRefine-v0 episode (ansi) solved by the guided agent at the best ``w``. Returns a short
     explanation instead when there is no checkpoint (nothing is raised)."""
@@ -29,7 +29,7 @@ def demo_showcase(checkpoint: str | Path | None = None, ws: Sequence[float] = SH
         return (f"(no reference checkpoint at {path}: the w table and the agent episode are skipped. "
                 "Make one with `dis-rl train nqueens_dis_reference` and "
                 "`dis-rl export runs/nqueens_dis_reference dis_rl/checkpoints/nqueens_dis`.)")
-    result, _ = sweep_checkpoint(path, ws, save=False, device="cpu")
+    result, _ = sweep_checkpoint(path, ws, save=False, device="cpu", progress=progress)
     best = result.best()
     agent = CFGAgent(path, w=best.w)
     data = agent.config.data
@@ -37,7 +37,10 @@ def demo_showcase(checkpoint: str | Path | None = None, ws: Sequence[float] = SH
         return result.to_markdown() + f"\n(the episode needs an N-Queens checkpoint; this one is {data.domain})"
     env = make_refine_env(data, render_mode="ansi", split="test")
     lines = [f"Reference checkpoint {path}", "", result.to_markdown(), ""]
-    for puzzle in range(min(max_tries, data.num_test)):
+    from tqdm.auto import tqdm
+
+    for puzzle in tqdm(range(min(max_tries, data.num_test)), desc="CFGAgent episodes", unit="board",
+                       disable=not progress, leave=False, dynamic_ncols=True):
         episode = agent.run_episode(env, seed=0, options={"puzzle": puzzle}, render=True)
         if episode["solved"]:
             lines += [f"CFGAgent (w={best.w:g}) solving test board {puzzle} in {episode['steps']} step(s) "
