@@ -391,6 +391,8 @@ def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from dis_rl.plot_axes import count_axis, percent_axis
+
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     for ax, key, label in ((axes[0], "calls", "network calls (cumulative, all examples)"),
                            (axes[1], "seconds", "training time (s, evaluation excluded)"),
@@ -403,9 +405,8 @@ def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | Non
                 ax.fill_between(x, [100 * v for v in s.valid_min], [100 * v for v in s.valid_max], alpha=0.2)
         if target is not None and target > 0:
             ax.axhline(100 * target, color="grey", ls=":", lw=1, label="baseline final")
-        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1.0))
-        if log_x:
-            ax.set_xscale("log")
+        percent_axis(ax, [100 * v for s in summaries for v in s.valid_max])
+        count_axis(ax, log=log_x)
         ax.set_xlabel(label)
         ax.set_ylabel("test valid completions (%)")
         ax.grid(alpha=0.3)

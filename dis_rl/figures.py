@@ -24,22 +24,29 @@ if TYPE_CHECKING:
     from dis_rl.guidance import SweepResult
 
 CELL_PX = 16
+OUTLINE = "#ff00ff"  # changed cells (magenta: not in the ARC palette or on the boards)
 
 
 def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     """Four panels: final accuracy vs ``w``; Hamming distance, mean margin and share of positive
-    margins per step, one line per ``w``."""
+    margins per step, one line per ``w``. A point far off the others' scale (``w = 0``'s first
+    step reads the untrained answer) is marked at the top edge so the other curves stay legible."""
+    from dis_rl.plot_axes import clip_outliers, percent_axis
+
     path = Path(path)
     ws = [r.w for r in result.rows]
     steps = np.arange(1, result.steps + 1)
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     ax = axes[0, 0]
-    ax.plot(ws, [100 * r.valid for r in result.rows], "o-", label="valid (verifier)")
-    ax.plot(ws, [100 * r.exact for r in result.rows], "s--", label="exact match")
+    curves = [[100 * r.valid for r in result.rows], [100 * r.exact for r in result.rows]]
+    ax.plot(ws, curves[0], "o-", label="valid (verifier)")
+    ax.plot(ws, curves[1], "s--", label="exact match")
     for k in sorted(result.rows[0].votes or {}):
-        ax.plot(ws, [100 * r.votes[k] for r in result.rows], "^:", label=f"pass@{k} (voting)")
+        curves.append([100 * r.votes[k] for r in result.rows])
+        ax.plot(ws, curves[-1], "^:", label=f"pass@{k} (voting)")
     ax.axvline(1.0, color="grey", lw=0.8, ls=":")
     ax.set(xlabel="guidance scale w", ylabel="accuracy after the last step (%)", title="accuracy vs w")
+    percent_axis(ax, [v for c in curves for v in c])
     ax.legend()
     panels = [
         (axes[0, 1], "hamming_per_step", "mean Hamming distance to label", "contraction per step"),
@@ -47,10 +54,17 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
         (axes[1, 1], "positive_per_step", "share of cells with margin > 0", "positive margins"),
     ]
     for ax, key, ylabel, title in panels:
+        series, colors = {}, {}
         for r in result.rows:
-            ax.plot(steps, getattr(r, key), "o-", label=f"w={r.w:g}")
+            (line,) = ax.plot(steps, getattr(r, key), "o-", label=f"w={r.w:g}")
+            series[f"w={r.w:g}"], colors[f"w={r.w:g}"] = getattr(r, key), line.get_color()
         ax.set(xlabel="step", ylabel=ylabel, title=title)
-        ax.legend(fontsize=7)
+        ax.set_xticks(steps)
+        if key == "positive_per_step":
+            ax.set_ylim(0, 1.02)
+        else:
+            clip_outliers(ax, steps, series, colors)
+        ax.legend(fontsize=7, ncol=2)
     axes[1, 0].axhline(0.0, color="grey", lw=0.8)
     for ax in axes.flat:
         ax.grid(alpha=0.3)
@@ -75,7 +89,7 @@ def _draw(ax, domain: Domain, tokens: np.ndarray, changed: np.ndarray | None, ti
         r, c = divmod(int(index), cols)
         x, y = c * CELL_PX, r * CELL_PX
         if r < rows and x < width and y < height:  # ARC images show only the decoded grid
-            ax.add_patch(Rectangle((x - 0.5, y - 0.5), CELL_PX, CELL_PX, fill=False, ec="#ff00ff", lw=1.6))
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), CELL_PX, CELL_PX, fill=False, ec=OUTLINE, lw=1.6))
 
 
 def refinement_strip(
@@ -89,7 +103,9 @@ def refinement_strip(
     """A figure: column 0 the input (top) and label (bottom), then per step the DIS target (top)
     and the prediction (bottom); outlined cells changed since the previous frame of the row."""
     steps = len(predictions)
-    fig, axes = plt.subplots(2, steps + 1, figsize=(1.9 * (steps + 1), 4.3), squeeze=False)
+    # Height: two rows of boards plus room for each row's titles and the caption (the bottom row's
+    # titles must not sit on the top row's boards).
+    fig, axes = plt.subplots(2, steps + 1, figsize=(1.9 * (steps + 1), 5.0), squeeze=False)
     _draw(axes[0, 0], domain, inputs, None, "input")
     _draw(axes[1, 0], domain, labels, None, "label")
     prev_t, prev_p = inputs, inputs
@@ -101,7 +117,12 @@ def refinement_strip(
         prev_t, prev_p = targets[s], predictions[s]
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    axes[0, 1].set_ylabel("DIS targets", fontsize=8)
+    axes[1, 1].set_ylabel("predictions", fontsize=8)
+    outline = Rectangle((0, 0), 1, 1, fill=False, ec=OUTLINE, lw=1.6)
+    fig.legend([outline], ["cell changed since the previous frame of its row"], loc="lower center", fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1), h_pad=1.6)
     return fig
 
 

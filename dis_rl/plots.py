@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from dis_rl.plot_axes import count_axis, percent_axis  # noqa: E402
 from dis_rl.runs import read_jsonl  # noqa: E402
 
 
@@ -21,8 +22,11 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     out = []
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     calls = [e["network_calls"] for e in evals]
-    ax.plot(calls, [100 * e["valid"] for e in evals], "o-", label="valid (verifier)")
-    ax.plot(calls, [100 * e["exact"] for e in evals], "s--", label="exact match to label")
+    valid, exact = [100 * e["valid"] for e in evals], [100 * e["exact"] for e in evals]
+    ax.plot(calls, valid, "o-", label="valid (verifier)")
+    ax.plot(calls, exact, "s--", label="exact match to label")
+    percent_axis(ax, valid + exact)
+    count_axis(ax)
     out.append(_finish(fig, ax, "network calls (cumulative, all examples)", "test accuracy (%)", run_dir.name,
                        run_dir / "accuracy_vs_calls.png"))
 
@@ -32,8 +36,10 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     if len(evals) > 1:
         first = evals[0]["hamming_per_step"]
         ax.plot(range(1, len(first) + 1), first, "o:", alpha=0.6, label=f"batch {evals[0]['batch']}")
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(range(1, len(last) + 1))
     out.append(_finish(fig, ax, "supervision step", "mean Hamming distance to label",
-                       "each step should improve the answer", run_dir / "hamming_per_step.png"))
+                       f"{run_dir.name}: each step should improve the answer", run_dir / "hamming_per_step.png"))
     return out
 
 
