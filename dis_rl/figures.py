@@ -154,6 +154,38 @@ def puzzle_index(puzzles, puzzle: int | str, split: str) -> int:
                      + (" or an id <task id>/<test pair>" if "task_id" in extras else ""))
 
 
+def model_strip(model, cfg, puzzles, index: int, w: float = 1.0, seed: int = 0, device="cpu", title: str = ""):
+    """`refinement_strip` of ``model`` on example ``index`` of ``puzzles``: the run's DIS targets
+    (its target generator seeded with ``seed``) and the guided predictions of each step."""
+    import torch
+
+    from dis_rl.puzzles import get_domain
+    from dis_rl.rollout import rollout
+    from dis_rl.targets import make_frames
+
+    batch = puzzles.get(np.array([index]))
+    tc = cfg.train
+    inputs = torch.from_numpy(batch["inputs"]).to(device)
+    labels = torch.from_numpy(batch["labels"]).to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    order = None
+    if tc.targets == "solver":
+        from dis_rl.puzzles.solver_order import solver_order
+
+        order = torch.from_numpy(solver_order(puzzles.domain, batch["inputs"], batch["labels"])).to(device)
+    frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, model.vocab_size, generator,
+                         cells=tc.path_cells, order=order).clamp(min=PAD)  # canvas frames' IGNORE drawn as PAD
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out_roll = rollout(model, inputs, torch.from_numpy(batch["puzzle_ids"]).to(device), tc.supervision_steps,
+                           tc.step_input, float(w))
+    model.train(was_training)
+    preds = np.stack([p[0].cpu().numpy() for p in out_roll.predictions])
+    return refinement_strip(get_domain(puzzles.domain), batch["inputs"][0], batch["labels"][0],
+                            frames[:, 0].cpu().numpy(), preds, title=title)
+
+
 def show_checkpoint(
     checkpoint: str | Path,
     puzzle: int | str = 0,
@@ -168,36 +200,14 @@ def show_checkpoint(
     ``runs/show/<run name>/puzzle_<I>_w<W>.png`` under the working directory)
     and log it to TensorBoard beside it. The DIS targets come from the run's target generator,
     seeded with ``seed``."""
-    import torch
-
     from dis_rl.evaluate import load_run
-    from dis_rl.puzzles import get_domain
-    from dis_rl.rollout import rollout
     from dis_rl.runs import default_output
-    from dis_rl.targets import make_frames
 
     run = load_run(checkpoint, split, device)
     model, cfg, ckpt, dev, puzzles = run.model, run.cfg, run.checkpoint, run.device, run.puzzles
     puzzle = puzzle_index(puzzles, puzzle, split)
-    batch = puzzles.get(np.array([puzzle]))
-    tc = cfg.train
-    inputs = torch.from_numpy(batch["inputs"]).to(dev)
-    labels = torch.from_numpy(batch["labels"]).to(dev)
-    generator = torch.Generator(device=dev).manual_seed(seed)
-    order = None
-    if tc.targets == "solver":
-        from dis_rl.puzzles.solver_order import solver_order
-
-        order = torch.from_numpy(solver_order(puzzles.domain, batch["inputs"], batch["labels"])).to(dev)
-    frames = make_frames(tc.targets, inputs, labels, tc.supervision_steps, model.vocab_size, generator,
-                         cells=tc.path_cells, order=order).clamp(min=PAD)  # canvas frames' IGNORE drawn as PAD
-    with torch.no_grad():
-        out_roll = rollout(model, inputs, torch.from_numpy(batch["puzzle_ids"]).to(dev), tc.supervision_steps,
-                           tc.step_input, float(w))
-    domain = get_domain(puzzles.domain)
-    preds = np.stack([p[0].cpu().numpy() for p in out_roll.predictions])
-    fig = refinement_strip(domain, batch["inputs"][0], batch["labels"][0], frames[:, 0].cpu().numpy(), preds,
-                           title=f"{puzzles.domain} {split} puzzle {puzzle}, w={w:g} ({ckpt.path.name})")
+    fig = model_strip(model, cfg, puzzles, puzzle, w, seed, dev,
+                      title=f"{puzzles.domain} {split} puzzle {puzzle}, w={w:g} ({ckpt.path.name})")
     path = Path(out) if out is not None else default_output(ckpt.path, "show") / f"puzzle_{puzzle}_w{w:g}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

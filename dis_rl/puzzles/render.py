@@ -54,3 +54,25 @@ def side_by_side(images: list[np.ndarray], gap: int = 8, background: int = 255) 
         pad = np.full((height - image.shape[0], image.shape[1], 3), background, dtype=np.uint8)
         parts.append(np.concatenate([image.astype(np.uint8), pad], axis=0))
     return np.concatenate(parts, axis=1)
+
+
+# 3x5 bitmaps of the digits 0-9 (1 = ink), so boards of numbers draw as numbers without a font.
+_DIGITS = (
+    "111101101101111", "010110010010111", "111001111100111", "111001111001111", "101101111001001",
+    "111100111001111", "111100111101111", "111001010010010", "111101111101111", "111101111001111",
+)
+DIGIT_GLYPHS = np.array([[int(c) for c in d] for d in _DIGITS], dtype=bool).reshape(10, 5, 3)
+
+
+def draw_digits(image: np.ndarray, digits: np.ndarray, cell: int, ink=(20, 20, 120)) -> np.ndarray:
+    """Stamp ``digits [H, W]`` (0-9; -1 = none) into the cells of ``image [H*cell, W*cell, 3]``,
+    each glyph scaled to about 60% of the cell height and centred. Returns ``image``."""
+    scale = max(1, round(cell * 0.6 / 5))
+    glyph_h, glyph_w = 5 * scale, 3 * scale
+    top, left = (cell - glyph_h) // 2, (cell - glyph_w) // 2
+    for (r, c), d in np.ndenumerate(np.asarray(digits)):
+        if 0 <= d <= 9:
+            mask = np.kron(DIGIT_GLYPHS[d], np.ones((scale, scale), dtype=bool))
+            block = image[r * cell + top : r * cell + top + glyph_h, c * cell + left : c * cell + left + glyph_w]
+            block[mask[: block.shape[0], : block.shape[1]]] = ink
+    return image

@@ -24,7 +24,7 @@ import numpy as np
 from dis_rl.puzzles.base import PAD, PuzzleSet
 from dis_rl.puzzles.counter_random import counter_uniform
 from dis_rl.puzzles.load_report import LoadReport
-from dis_rl.puzzles.render import colours_to_rgb
+from dis_rl.puzzles.render import draw_digits
 from dis_rl.puzzles.sudoku_solver import ALL, BOXES, UNITS, count_solutions, deduction_order, search, solve
 
 SIZE = 9
@@ -515,12 +515,15 @@ class SudokuDomain:
         return "\n".join(lines)
 
     def render_rgb(self, tokens: np.ndarray, cell: int = 16) -> np.ndarray:
-        """Digits 1-9 as ARC colours 1-9, blanks as padding grey; thick lines between boxes."""
+        """A paper-style board: digits drawn as numerals on white, blanks empty, thin lines between
+        cells and thick ones between boxes."""
         board = np.asarray(tokens, dtype=np.int64).reshape(SIZE, SIZE)
-        image = colours_to_rgb(np.where(board >= 2, board - 1, -1), cell=cell)
-        for k in (3, 6):
-            image[k * cell - 1 : k * cell + 1, :, :] = 255
-            image[:, k * cell - 1 : k * cell + 1, :] = 255
+        image = np.full((SIZE * cell, SIZE * cell, 3), 255, dtype=np.uint8)
+        image[::cell, :] = image[:, ::cell] = 190
+        draw_digits(image, np.where(board >= 2, board - 1, -1), cell)
+        for k in (0, 3, 6, 9):
+            at = min(k * cell, SIZE * cell - 1)
+            image[max(at - 1, 0) : at + 1, :] = image[:, max(at - 1, 0) : at + 1] = 0
         return image
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from dis_rl import distributed, runs
+from dis_rl import distributed, runs, tb_logging
 from dis_rl.checkpoint import (
     CheckpointError,
     NonFiniteWeights,
@@ -296,6 +296,7 @@ class Trainer:
         if self.dist.is_main:
             save_config(self.cfg, self.run_dir / "config.yaml")
             self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.batches if resume else None)
+            tb_logging.log_config(self.writer, self.cfg)
         bar = BudgetBar(f"{tc.method} {self.cfg.name}", tc.max_network_calls, tc.max_train_seconds, tc.max_batches,
                         "batch", self.progress, initial={"calls": self.network_calls,
                                                          "seconds": self.train_seconds, "steps": self.batches})
@@ -340,6 +341,7 @@ class Trainer:
         final = last_eval if last_eval is not None and last_eval_batch == self.batches else self._eval_and_log()
         self.save(metrics=final.summary())
         if self.writer is not None:
+            tb_logging.log_hparams(self.writer, self.cfg, final.summary())
             self.writer.close()
         return final
 
@@ -384,6 +386,7 @@ class Trainer:
         runs.log_evaluation(self.run_dir, record, w, b)
         for s, h in enumerate(result.hamming_per_step, 1):
             w.add_scalar(f"eval/hamming_step_{s}", h, b)
+        tb_logging.log_strip(w, self.eval_model(), self.cfg, self.test_set, b, self.device)
         return result
 
 
