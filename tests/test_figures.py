@@ -81,17 +81,18 @@ def test_sudoku_digits_are_drawn_as_numerals():
 
 
 @pytest.mark.parametrize("method", ["trm"])  # the loop logs the same for every method
-def test_a_run_logs_its_config_hparams_and_refinement_strip(tmp_path, tiny_overrides, method):
+def test_a_run_writes_its_figures_and_logs_config_hparams_and_strip(tmp_path, tiny_overrides, method):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from dis_rl.config import load_config
-    from dis_rl.train import Trainer
+    from dis_rl.train import train
 
     extra = ["train.method=trm", "model.halting_head=true", "model.step_embedding=0",
              "train.supervision_steps=2"] if method == "trm" else []
     cfg = load_config("nqueens_dis", [*tiny_overrides, "train.eval_every=2", *extra])
-    trainer = Trainer(cfg, run_dir=tmp_path / "run", progress=False)
-    trainer.run()
+    train(cfg, tmp_path / "run", progress=False)
+    for figure in ("accuracy_vs_calls.png", "hamming_per_step.png"):  # the Python train() draws them too
+        assert (tmp_path / "run" / figure).read_bytes()[:4] == b"\x89PNG"
     events = EventAccumulator(str(tmp_path / "run" / "tb"), size_guidance={"images": 0, "tensors": 0}).Reload()
     tags = events.Tags()
     assert "eval/refinement_strip" in tags["images"]

@@ -8,11 +8,19 @@ register_method("dis", DISMethod)
 register_method("trm", TRMMethod)
 
 
-def train(cfg, run_dir=None, resume: bool = False, progress: bool = True, overwrite: bool = False):
+def train(cfg, run_dir=None, resume: bool = False, progress: bool = True, overwrite: bool = False,
+          figures: bool = True):
     """Train ``cfg`` (a `RunConfig`) in ``run_dir`` (default ``out_dir/name``); returns the final
-    `EvalResult`. A folder holding an earlier run needs ``resume`` or ``overwrite``.
-    Also available as ``dis-rl train CONFIG``."""
-    return Trainer(cfg, run_dir, progress, resume=resume, overwrite=overwrite).run()
+    `EvalResult`. A folder holding an earlier run needs ``resume`` or ``overwrite``. Writes the run's
+    figures (``accuracy_vs_calls.png``, ``hamming_per_step.png``) as ``dis-rl train CONFIG`` does,
+    unless ``figures=False``."""
+    trainer = Trainer(cfg, run_dir, progress, resume=resume, overwrite=overwrite)
+    result = trainer.run()
+    if figures and trainer.dist.is_main:
+        from dis_rl.plots import plot_run
+
+        plot_run(trainer.run_dir)
+    return result
 
 
 __all__ = ["METHODS", "RoundStats", "Trainer", "TrainingDiverged", "register_method", "train"]
