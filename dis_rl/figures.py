@@ -143,11 +143,11 @@ def puzzle_index(puzzles, puzzle: int | str, split: str) -> int:
             raise IndexError(f"--puzzle must lie in 0..{count - 1} for the {split} split, got {puzzle}")
         return puzzle
     extras = getattr(puzzles, "extras", {}) or {}
-    if "task_id" in extras:
-        task_ids = extras["task_id"].astype(str)
-        pairs = extras["test_index"].astype(str) if "test_index" in extras else np.zeros(count, dtype=str)
-        task, _, pair = puzzle.partition("/")
-        hits = np.flatnonzero((task_ids == task) & ((pairs == pair) if pair else True))
+    if "task_id" in extras and "test_index" in extras:
+        from dis_rl.puzzles.arc import example_names
+
+        names = example_names(puzzles)
+        hits = np.flatnonzero((names == puzzle) | np.char.startswith(names, f"{puzzle}/"))
         if len(hits):
             return int(hits[0])
     raise IndexError(f"unknown puzzle {puzzle!r} in the {split} split: pass an index 0..{count - 1}"

@@ -37,12 +37,6 @@ def _puzzles(source: str, strict: bool, data: Any) -> tuple[PuzzleSet, PuzzleSet
     return _pad_demos(train, demos), _pad_demos(test, demos)
 
 
-def _names(puzzles: PuzzleSet) -> np.ndarray:
-    """``"<task id>/<test pair>"`` for every example."""
-    return np.char.add(np.char.add(puzzles.extras["task_id"].astype(str), "/"),
-                       puzzles.extras["test_index"].astype(str))
-
-
 def arc_task(
     source: str | Path = "arc1",
     strict: bool = False,
@@ -60,7 +54,7 @@ def arc_task(
         paintable=range(arc.VOCAB_SIZE),  # PAD and EOS too: the answer encodes its own size
         extra_keys=DEMO_KEYS,
         default_attempts=2,  # the ARC Prize rule: two attempts per test input
-        names={"train": _names(train), "test": _names(test)},
+        names={"train": arc.example_names(train), "test": arc.example_names(test)},
         source=f"ARC source {str(source)!r}" if data is None else "the data config's ARC tasks",
         **episode,
     )

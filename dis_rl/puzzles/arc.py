@@ -387,3 +387,10 @@ DOMAIN = ARCDomain()
 def grid_shapes(tasks: Sequence[ARCTask]) -> np.ndarray:
     """``[G, 2]`` shapes of every grid of the tasks (for statistics)."""
     return np.array([g.shape for task in tasks for g in task.grids()], dtype=np.int64).reshape(-1, 2)
+
+
+def example_names(puzzles: PuzzleSet) -> np.ndarray:
+    """``"<task id>/<test pair>"`` for every example of an ARC puzzle set: the ids the envs'
+    ``reset(options={"puzzle": ...})`` and ``dis-rl show --puzzle`` accept."""
+    return np.char.add(np.char.add(puzzles.extras["task_id"].astype(str), "/"),
+                       puzzles.extras["test_index"].astype(str))
