@@ -167,7 +167,7 @@ def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="run folder, checkpoints/ folder, step folder, exported folder or the name of "
                    "a shipped checkpoint (nqueens_dis)")
     p.add_argument("--split", default="test", choices=["train", "test"], help="which puzzles")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--device", default="auto", help="auto | cpu | mps | cuda | cuda:N")
 
 
 def _puzzle(text: str) -> int | str:

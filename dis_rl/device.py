@@ -24,6 +24,8 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError("device 'mps' requested but this machine has no Apple GPU; use device cpu or auto")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(f"device {name!r} requested but CUDA is not available on this machine; "

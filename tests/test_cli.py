@@ -24,8 +24,8 @@ def _one_line_error(capsys, argv: list[str], *needles: str) -> str:
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["train", "nqueens_dis", "train.device=gpu"], "train.device must be auto, cpu, cuda or cuda:N, got 'gpu'"),
-    (["eval", "nqueens_dis", "--device", "cpu0"], "device 'cpu0' is not one of auto, cpu, cuda or cuda:N"),
+    (["train", "nqueens_dis", "train.device=gpu"], "train.device must be auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
+    (["eval", "nqueens_dis", "--device", "cpu0"], "device 'cpu0' is not one of auto, cpu, mps, cuda or cuda:N"),
 ])
 def test_bad_device_names_are_one_line_errors(capsys, argv, needle):
     _one_line_error(capsys, argv, needle)
