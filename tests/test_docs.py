@@ -45,7 +45,7 @@ ARC_SMALL = ["train.max_batches=1", "train.eval_every=0", "train.checkpoint_ever
              "data.evaluate=train", "model.hidden=32", "model.heads=2", "model.layers=1", "model.puzzle_emb_len=1"]
 RL_SMALL = {
     "ppo_scratch": ["ppo.total_env_steps=64", "ppo.num_envs=4", "ppo.n_steps=8", "ppo.batch_size=16",
-                    "ppo.eval_every=64", "ppo.num_test=20", "ppo.hidden=16", "ppo.layers=1"],
+                    "ppo.eval_every=64", "ppo.data.num_test=20", "ppo.hidden=16", "ppo.layers=1"],
     "pg_finetune": ["finetune.iterations=1", "finetune.puzzles_per_batch=2", "finetune.group_size=2",
                     "finetune.eval_batch_size=20"],
 }
