@@ -1,10 +1,18 @@
-"""Env-steps per second of the refinement envs, scalar and vector-native, against ARCLE if installed.
+"""Env-steps per second of the refinement envs, scalar and vector-native, against their peers.
 
     python benchmarks/env_throughput.py [--seconds 2] [--sizes 1 64 1024] [--envs NQueensRefine-v0 ...] [--clock cpu]
 
 Actions are random and drawn before timing (a pool cycled through), so the numbers measure the
-env, not the sampler. ARCLE's ``RawARCEnv`` (``pip install -e .[bench]``) runs in the same process
-with the same protocol; each line then ends with the ratio to it.
+env, not the sampler. Peers (``pip install -e .[bench]``), measured in the same process with the
+same protocol, each line then naming its ratio to them:
+
+- ARCLE's ``RawARCEnv`` (a scalar Gymnasium env over ARC grids): every line's ``Nx ARCLE``.
+- Jumanji's ``Sudoku-v0`` under ``jax.jit(jax.vmap(step))`` with ``AutoResetWrapper`` at the same
+  batch sizes (compilation and warm-up excluded): the Sudoku lines' ``Nx Jumanji``.
+
+Scalar envs go through ``gym.make``, as SB3's DummyVecEnv and most agents use them. With
+``--clock cpu`` a rate is steps per CPU second of this process (all its threads: JAX's included),
+steadier than wall time when other jobs share the cores.
 """
 
 from __future__ import annotations
@@ -23,13 +31,16 @@ POOL = 16  # distinct pre-drawn actions (or action batches) cycled through
 CLOCK = time.perf_counter  # --clock cpu: time.process_time (steady numbers on a shared machine)
 
 
-def _rate(step, reset, seconds: float, per_call: int) -> float:
+def _rate(step, reset, seconds: float, per_call: int, finish=None) -> float:
     reset()
     calls, start = 0, CLOCK()
     while (elapsed := CLOCK() - start) < seconds:
         for _ in range(8):
             step(calls)
             calls += 1
+    if finish is not None:  # asynchronous dispatch (JAX): wait for the last step, then stop the clock
+        finish()
+        elapsed = CLOCK() - start
     return calls * per_call / elapsed
 
 
@@ -68,6 +79,28 @@ def arcle_rate(seconds: float) -> float | None:
     return _episodic_rate(env, env.reset, seconds)
 
 
+def jumanji_sudoku_rate(num_envs: int, seconds: float) -> float | None:
+    """Jumanji's Sudoku-v0, ``jit(vmap(step))`` over ``num_envs`` boards with automatic resets."""
+    try:
+        import jax
+        import jumanji
+        from jumanji.wrappers import AutoResetWrapper
+    except ImportError:
+        return None
+    env = AutoResetWrapper(jumanji.make("Sudoku-v0"))
+    state, timestep = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), num_envs))
+    step = jax.jit(jax.vmap(env.step))
+    high = env.action_spec.num_values
+    pool = [jax.random.randint(jax.random.PRNGKey(i), (num_envs, 3), 0, high) for i in range(POOL)]
+    box = {"state": step(state, pool[0])[0]}  # compiles
+    jax.block_until_ready(box["state"])
+
+    def one(i: int) -> None:
+        box["state"], _ = step(box["state"], pool[i % POOL])
+
+    return _rate(one, lambda: None, seconds, num_envs, finish=lambda: jax.block_until_ready(box["state"]))
+
+
 def main() -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
@@ -77,17 +110,31 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["refine", "edit"], help="action modes")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall: elapsed time; cpu: this process's CPU time (use when other jobs share the cores)")
+    parser.add_argument("--no-peers", action="store_true", help="skip ARCLE and Jumanji")
     args = parser.parse_args()
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
 
-    base = arcle_rate(args.seconds)
+    base = None if args.no_peers else arcle_rate(args.seconds)
     if base is not None:
-        print(f"ARCLE RawARCEnv: {base:,.0f} steps/s")
+        print(f"ARCLE RawARCEnv: {base:,.0f} steps/s", flush=True)
+    jumanji: dict[int, float] = {}
+    if not args.no_peers and "SudokuRefine-v0" in args.envs:
+        for n in sorted({1, *args.sizes}):
+            rate = jumanji_sudoku_rate(n, args.seconds)
+            if rate is None:
+                break
+            jumanji[n] = rate
+            print(f"Jumanji Sudoku-v0 jit+vmap N={n}: {rate:,.0f} steps/s", flush=True)
 
-    def line(name: str, mode: str, size: str, rate: float) -> None:
-        ratio = f" ({rate / base:.1f}x ARCLE)" if base else ""
-        print(f"{name} {mode} {size}: {rate:,.0f} steps/s{ratio}", flush=True)
+    def line(name: str, mode: str, size: int | None, rate: float) -> None:
+        ratios = [f"{rate / base:.1f}x ARCLE"] if base else []
+        peer = jumanji.get(1 if size is None else size)
+        if name == "SudokuRefine-v0" and peer:
+            ratios.append(f"{rate / peer:.1f}x Jumanji")
+        where = "scalar" if size is None else f"N={size}"
+        tail = f" ({', '.join(ratios)})" if ratios else ""
+        print(f"{name} {mode} {where}: {rate:,.0f} steps/s{tail}", flush=True)
 
     for env_id in args.envs:
         try:
@@ -96,9 +143,9 @@ def main() -> None:
             print(f"{env_id}: skipped ({err})")
             continue
         for mode in args.modes:
-            line(env_id, mode, "scalar", scalar_rate(env_id, mode, args.seconds))
+            line(env_id, mode, None, scalar_rate(env_id, mode, args.seconds))
             for n in args.sizes:
-                line(env_id, mode, f"N={n}", vector_rate(env_id, mode, n, args.seconds))
+                line(env_id, mode, n, vector_rate(env_id, mode, n, args.seconds))
 
 
 if __name__ == "__main__":

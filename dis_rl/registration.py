@@ -21,7 +21,8 @@ ENV_IDS = {
 # The arguments every env takes, and each env's own, with their defaults: what `gym.spec(id).kwargs`
 # shows (a test keeps them equal to the constructors' defaults).
 EPISODE_KWARGS = {"action_mode": "refine", "max_steps": None, "start": "input", "split": "train",
-                  "success_bonus": 1.0, "step_penalty": 0.0, "protocol": None, "attempts": None}
+                  "success_bonus": 1.0, "step_penalty": 0.0, "protocol": None, "attempts": None,
+                  "render_cell": 0}
 ENV_KWARGS = {
     "NQueensRefine-v0": {"num_train": 800, "num_test": 200, "puzzle_seed": 0, "augment": True,
                          "min_queens": 1, "max_queens": 7},

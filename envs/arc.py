@@ -15,14 +15,19 @@ from envs.scalar import RefineEnv
 from envs.vector import RefineVectorEnv
 
 DEMO_KEYS = ("demo_inputs", "demo_outputs", "demo_count")
+SHAPE_KEYS = ("input_shape", "demo_input_shapes", "demo_output_shapes")  # grid sizes, so nobody parses EOS
 
 
 def _pad_demos(puzzles: PuzzleSet, demos: int) -> PuzzleSet:
-    """The same set with its demonstration arrays padded (with PAD) to ``demos`` pairs."""
+    """The same set with its demonstration arrays padded (with PAD) to ``demos`` pairs, and the
+    (height, width) of its grids (0 x 0 for padding) as extras."""
     extras = dict(puzzles.extras)
     for key in ("demo_inputs", "demo_outputs"):
         grids = extras[key]
         extras[key] = np.pad(grids, ((0, 0), (0, demos - grids.shape[1]), (0, 0)))
+    extras["input_shape"] = arc.canvas_shapes(puzzles.inputs)
+    extras["demo_input_shapes"] = arc.canvas_shapes(extras["demo_inputs"])
+    extras["demo_output_shapes"] = arc.canvas_shapes(extras["demo_outputs"])
     return dataclasses.replace(puzzles, extras=extras)
 
 
@@ -46,18 +51,55 @@ def arc_task(
     """The `RefineTask` behind the ARC envs (``episode``: action_mode, max_steps, start, split,
     success_bonus, step_penalty; other arguments as in `ARCRefineEnv`)."""
     train, test = _puzzles(str(source), strict, data)
+    where = f"ARC source {str(source)!r}" if data is None else "the data config's ARC tasks"
+    if data is None and arc.source_layout(source) == "flat":
+        # One folder of tasks has no split of its own: it is evaluation tasks, never also training ones.
+        train = train.subset(np.arange(0))
+        where += (" (a flat folder of tasks is the test split only: pass split='test', or give training/ and "
+                  "evaluation/ sub-folders)")
     return RefineTask(
         domain=arc.DOMAIN,
         train=train,
         test=test,
         blank_token=arc.PAD,
         paintable=range(arc.VOCAB_SIZE),  # PAD and EOS too: the answer encodes its own size
-        extra_keys=DEMO_KEYS,
+        extra_keys=DEMO_KEYS + SHAPE_KEYS,
         default_attempts=2,  # the ARC Prize rule: two attempts per test input
         names={"train": arc.example_names(train), "test": arc.example_names(test)},
-        source=f"ARC source {str(source)!r}" if data is None else "the data config's ARC tasks",
+        source=where,
         **episode,
     )
+
+
+def grid_action(grid: Any) -> np.ndarray:
+    """A refine-mode action that writes ``grid`` (an ``[h, w]`` array or list of rows of colours
+    0-9) as the answer: its 900 tokens with the EOS border (`dis_rl.puzzles.arc.encode_grid`)."""
+    return arc.encode_grid(np.asarray(grid, dtype=np.uint8)).astype(np.int64)
+
+
+def observation_grids(obs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The colour grids of an ARC observation, cropped by the sizes it carries: ``input``,
+    ``answer`` and ``demos`` (a list of ``(input, output)`` pairs) as uint8 ``[h, w]`` arrays."""
+
+    def crop(tokens: np.ndarray, shape: np.ndarray) -> np.ndarray:
+        h, w = (int(v) for v in shape)
+        return (tokens.reshape(arc.CANVAS, arc.CANVAS)[:h, :w] - arc.COLOUR_OFFSET).astype(np.uint8)
+
+    count = int(np.asarray(obs["demo_count"]).reshape(-1)[0])
+    demos = [(crop(obs["demo_inputs"][i], obs["demo_input_shapes"][i]),
+              crop(obs["demo_outputs"][i], obs["demo_output_shapes"][i])) for i in range(count)]
+    return {"input": crop(obs["input"], obs["input_shape"]), "answer": arc.decode_grid(obs["answer"]), "demos": demos}
+
+
+def prompt(obs: dict[str, np.ndarray]) -> str:
+    """An ARC observation as plain text for an LLM: the demonstration pairs and the test input as
+    rows of digits (no colour codes), ending with the request for the output grid."""
+    grids = observation_grids(obs)
+    lines = ["Each example maps an input grid to an output grid (digits 0-9 are colours)."]
+    for i, (x, y) in enumerate(grids["demos"], 1):
+        lines += [f"Example {i} input:", arc.grid_text(x), f"Example {i} output:", arc.grid_text(y)]
+    lines += ["Test input:", arc.grid_text(grids["input"]), "Test output:"]
+    return "\n".join(lines)
 
 
 class ARCRefineEnv(RefineEnv):

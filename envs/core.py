@@ -38,7 +38,7 @@ STARTS = ("input", "blank")
 SPLITS = ("train", "test")
 PROTOCOLS = ("evaluation", "label_feedback")
 REFINE_STEPS = 6  # the DIS schedule: six supervision steps
-RENDER_MODES = ["ansi", "rgb_array"]
+RENDER_MODES = ["ansi", "text", "rgb_array"]
 NOT_A_TOKEN = 255  # label cells that are not scored hold this: no answer token equals it
 
 
@@ -46,6 +46,19 @@ def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
     return value
+
+
+def row_counts(mask: np.ndarray) -> np.ndarray:
+    """``[N]`` int64 number of True cells in each row of a C-contiguous bool ``[N, L]``.
+
+    Why not ``count_nonzero(axis=1)``: that is ~8x slower on [1024, 900]. Summing the rows as
+    uint32 words adds four byte lanes at once; each lane sums at most L / 4 <= 255 ones, so no
+    lane carries into the next."""
+    n, length = mask.shape
+    if length % 4 or length > 1020 or not mask.flags.c_contiguous:
+        return np.count_nonzero(mask, axis=1)
+    s = mask.view(np.uint32).sum(axis=1, dtype=np.uint32)
+    return ((s & 0xFF) + ((s >> 8) & 0xFF) + ((s >> 16) & 0xFF) + (s >> 24)).astype(np.int64)
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -90,6 +103,7 @@ class RefineTask:
     default_attempts: int = 1
     names: dict[str, np.ndarray] = field(default_factory=dict)
     source: str = ""  # where the puzzles came from, for messages
+    render_cell: int = 0  # pixels per cell of rgb_array frames (0: the domain's default)
 
     def __post_init__(self) -> None:
         _choice("action_mode", self.action_mode, ACTION_MODES)
@@ -108,6 +122,8 @@ class RefineTask:
         if self.max_steps is None:
             # refine: the DIS schedule; edit: enough to rewrite every cell once.
             self.max_steps = REFINE_STEPS if self.action_mode == "refine" else self.seq_len
+        if isinstance(self.render_cell, bool) or not isinstance(self.render_cell, int) or self.render_cell < 0:
+            raise ValueError(f"render_cell must be an integer >= 1 (pixels per cell), got {self.render_cell!r}")
         if isinstance(self.max_steps, bool) or int(self.max_steps) < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
         self.max_steps = int(self.max_steps)
@@ -144,7 +160,7 @@ class RefineTask:
         # What episodes read, as read-only views (counts as [N, 1], as the observation has them).
         self.view = {
             split: {"input": _readonly(p.inputs),
-                    **{k: _readonly(p.extras[k].reshape(len(p), -1) if p.extras[k].ndim == 1 else p.extras[k])
+                    **{k: _readonly(p.extras[k].reshape(len(p), 1) if p.extras[k].ndim == 1 else p.extras[k])
                        for k in self.extra_keys}}
             for split, p in self.sets.items()
         }

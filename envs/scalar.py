@@ -107,7 +107,7 @@ class RefineEnv(gym.Env):
         if self.render_mode is None:
             return None
         return render_episode(self.task, self.render_mode, self._split, self._index, self._input, self._answer,
-                              self._steps, self._status())
+                              self._steps, self._status(), self._extras)
 
     # -- episode mechanics -----------------------------------------------------------------------
     def _begin(self, split: str, index: int) -> None:

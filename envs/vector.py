@@ -16,7 +16,17 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.core import RENDER_MODES, SPLITS, PuzzleDraws, RefineTask, _choice, _readonly, check_actions, pick
+from envs.core import (
+    RENDER_MODES,
+    SPLITS,
+    PuzzleDraws,
+    RefineTask,
+    _choice,
+    _readonly,
+    check_actions,
+    pick,
+    row_counts,
+)
 from envs.render import render_episode
 
 NOT_SUBMITTED, UNSCORED, SCORED = -1, 0, 1
@@ -90,7 +100,6 @@ class RefineVectorEnv(VectorEnv):
         self._index = np.zeros(n, dtype=np.int64)
         self._pids = np.zeros(n, dtype=np.int64)
         self._evaluated = np.zeros(n, dtype=bool)
-        self._labels = np.zeros((n, length), dtype=np.uint8)
         self._targets = np.zeros((n, length), dtype=np.uint8)  # labels, unscored cells NOT_A_TOKEN
         self._unscored = np.zeros(n, dtype=np.int64)
         self._scored = np.ones(n, dtype=np.int64)
@@ -196,7 +205,8 @@ class RefineVectorEnv(VectorEnv):
             return None
         return tuple(
             render_episode(self.task, self.render_mode, self._split_names[i], int(self._index[i]), self._inputs[i],
-                           self._answers[i], int(self._steps[i]), self._status(i))
+                           self._answers[i], int(self._steps[i]), self._status(i),
+                           {k: v[i] for k, v in self._extras.items()})
             for i in range(self.num_envs)
         )
 
@@ -209,11 +219,13 @@ class RefineVectorEnv(VectorEnv):
         self._inputs = _replace_rows(self._inputs, rows, inputs, everyone)
         for key in task.extra_keys:
             self._extras[key] = _replace_rows(self._extras[key], rows, view[key][indices], everyone)
-        start = inputs if task.start == "input" else self._blank
-        answers = self._answers.copy()
-        answers[rows] = start
-        answers.flags.writeable = False
-        self._answers = answers
+        if everyone and task.start == "input":
+            self._answers = self._inputs  # both read-only: sharing them is safe
+        else:
+            answers = self._answers.copy()
+            answers[rows] = inputs if task.start == "input" else self._blank
+            answers.flags.writeable = False
+            self._answers = answers
         self._names = _replace_rows(self._names, rows, task.name_objects[split][indices], everyone)
         self._split_names = _replace_rows(self._split_names, rows, np.full(len(rows), split, dtype=object), everyone)
         evaluated = task.evaluated(split)
@@ -222,7 +234,6 @@ class RefineVectorEnv(VectorEnv):
         self._index[rows] = indices
         self._pids[rows] = puzzles.puzzle_ids[indices]
         self._evaluated[rows] = evaluated
-        self._labels[rows] = puzzles.labels[indices]
         self._scorable[rows] = task.scorable[split][indices]
         if task.fixed_cells is not None:
             self._fixed[rows] = task.fixed_cells(inputs)
@@ -268,7 +279,7 @@ class RefineVectorEnv(VectorEnv):
         if self._candidates is not None:  # no gathers of inputs and labels on the hot path
             dist = domain.distance_to_candidates(answers, self._candidates[rows])
         else:
-            dist = np.count_nonzero(answers != self._targets[rows], axis=1) - self._unscored[rows]
+            dist = row_counts(answers != self._targets[rows]) - self._unscored[rows]
         solved = np.zeros(len(dist), dtype=bool)
         if task.distance_is_exact:
             check = np.flatnonzero(dist == 0)
@@ -278,7 +289,7 @@ class RefineVectorEnv(VectorEnv):
             check = np.arange(len(dist))
         if len(check):
             at = self._all[rows][check]
-            solved[check] = domain.verify(self._inputs[at], self._answers[at], self._labels[at])
+            solved[check] = domain.verify(self._inputs[at], self._answers[at], self._labels_of(at))
         if not task.distance_is_exact:  # the verifier decides: 0 for an accepted answer, else at least 1
             dist = np.where(solved, 0, np.maximum(dist, 1))
         self._distance[rows] = dist
@@ -297,10 +308,15 @@ class RefineVectorEnv(VectorEnv):
         solved = np.zeros(len(rows), dtype=bool)
         if scored.any():
             at = rows[scored]
-            solved[scored] = task.domain.verify(self._inputs[at], self._answers[at], self._labels[at])
+            solved[scored] = task.domain.verify(self._inputs[at], self._answers[at], self._labels_of(at))
         self._submitted[rows] = np.where(scored, SCORED, UNSCORED)
         self._solved[rows] = solved
         return solved.astype(np.float64)
+
+    def _labels_of(self, rows: np.ndarray) -> np.ndarray:
+        """The labels of ``rows`` (gathered only for the few rows the verifier checks)."""
+        sets = self.task.sets
+        return np.stack([sets[self._split_names[i]].labels[self._index[i]] for i in rows])
 
     def _observation(self) -> dict[str, np.ndarray]:
         step = np.minimum(self._steps, self.task.max_steps)[:, None]

@@ -228,7 +228,7 @@ ANSWER_SHAPES = [(1, 1), (2, 3), (7, 2), (30, 30), (30, 1), (1, 30)]
 @pytest.mark.parametrize("start", ["input", "blank"])
 def test_arc_renders_every_answer_size_in_every_mode(tmp_path, start):
     source = _arc_folder(tmp_path, ANSWER_SHAPES)
-    for render_mode in ("ansi", "rgb_array"):
+    for render_mode in ("ansi", "text", "rgb_array"):
         env = gym.make("ARCRefine-v0", source=source, start=start, render_mode=render_mode)
         check_env(env.unwrapped, skip_render_check=False)
         for i in range(len(ANSWER_SHAPES)):

