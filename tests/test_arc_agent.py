@@ -20,7 +20,8 @@ from tests.test_envs import label_of
 
 CONCEPTARC = Path("/work/shared/data/conceptarc")
 PAIR = {"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]}  # rotate 180
-TASK = {"train": [PAIR, {"input": [[5, 6, 7]], "output": [[7, 6, 5]]}], "test": [PAIR, {"input": [[8, 9]], "output": [[9, 8]]}]}
+TASK = {"train": [PAIR, {"input": [[5, 6, 7]], "output": [[7, 6, 5]]}],
+        "test": [PAIR, {"input": [[8, 9]], "output": [[9, 8]]}]}
 
 
 @pytest.fixture
