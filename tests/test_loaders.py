@@ -36,7 +36,7 @@ def test_every_path_that_skips_arc_files_says_which(tmp_path):
     with pytest.warns(SkippedItemsWarning, match=expected):
         load_arc_episodes(folder)
     with pytest.warns(SkippedItemsWarning, match=expected):
-        gym.make("ARCRefine-v0", source=str(folder)).close()
+        gym.make("ARCRefine-v0", source=str(folder), split="test").close()  # a flat folder: test tasks
     from dis_rl.train import Trainer
 
     cfg = config_from_dict({}, [

@@ -60,12 +60,14 @@ def test_unequal_dimensions_are_refused():
 
 
 def _arc_dir(tmp_path):
-    """Two 3x3 tasks: enough for an ARC episode, fast to load."""
+    """Two 3x3 tasks in each split (a flat folder would be test tasks only): fast to load."""
     grid = [[1, 2, 0], [0, 1, 2], [2, 0, 1]]
     flipped = [row[::-1] for row in grid]
-    for i in range(2):
-        task = {"train": [{"input": grid, "output": flipped}], "test": [{"input": flipped, "output": grid}]}
-        (tmp_path / f"task{i}.json").write_text(json.dumps(task))
+    for split in ("training", "evaluation"):
+        (tmp_path / split).mkdir()
+        for i in range(2):
+            task = {"train": [{"input": grid, "output": flipped}], "test": [{"input": flipped, "output": grid}]}
+            (tmp_path / split / f"task{i}.json").write_text(json.dumps(task))
     return str(tmp_path)
 
 
