@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     from dis_rl.data import arc_train_examples, build_arc
     from dis_rl.evaluate import evaluate
     from dis_rl.puzzles.arc_vote import baseline_votes, evaluate_votes
-    from dis_rl.train import Trainer
     from dis_rl.runs import read_jsonl
+    from dis_rl.train import Trainer
     from dis_rl.vote import model_predictor
 
     overrides = (TRM_OVERRIDES if args.method == "trm" else []) + args.overrides
