@@ -3,7 +3,7 @@
 The policy is the CFG agent's per-cell distribution: at refinement step ``t`` the model makes one
 step from its carry and every cell's next token is drawn from
 ``softmax((l_u + w (l_c - l_u)) / temperature)`` (``l_u``/``l_c``: readouts before/after the step's
-reasoning update; `dis_rl.rollout.refine_step`, the step `agents.cfg_agent.CFGAgent`
+reasoning update; `dis_rl.rollout.refine_step`, the step `dis_rl.agents.cfg_agent.CFGAgent`
 takes). An episode is the refinement steps of one
 puzzle in the refine-mode env, batched through the vector-native env; the rewards are the env's
 (drop in distance to the nearest solution, plus the success bonus). The carry is detached between
@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from dis_rl.agents.rl_args import arg, hparams_markdown
 from torch import nn
 
-from agents.rl_args import arg, hparams_markdown
 from dis_rl.model.trm import TRM, Carry
 from dis_rl.registration import make_refine_env
 from dis_rl.rollout import refine_step

@@ -1,10 +1,10 @@
 """PPO from scratch (stable-baselines3) on the refine-mode env: the RL arm with no pretraining.
 
-The policy is `agents.sb3_policy.TRMActorCriticPolicy` (token embeddings, backbone blocks, per-cell
+The policy is `dis_rl.agents.sb3_policy.TRMActorCriticPolicy` (token embeddings, backbone blocks, per-cell
 heads, batched distribution) on the vector-native env through `SB3VecEnv`. A callback evaluates
 the deterministic policy on every test board (valid completions: the env's verifier accepted the
 answer within the step budget) and records accuracy against env steps and network calls in
-``eval_log.jsonl``, the same records `agents.pg_finetune` writes.
+``eval_log.jsonl``, the same records `dis_rl.agents.pg_finetune` writes.
 
 Network calls: one policy forward per observation: every rollout step, the bootstrap value of each
 rollout, and ``n_epochs`` passes over each rollout in training (evaluation is not counted).
@@ -19,17 +19,17 @@ from typing import Any
 
 import numpy as np
 import torch
+from dis_rl.agents.pg_finetune import RunBudget
+from dis_rl.agents.rl_args import arg, hparams_markdown
+from dis_rl.agents.sb3_policy import TRMActorCriticPolicy
+from dis_rl.agents.sb3_vecenv import SB3VecEnv
+from dis_rl.envs.core import REFINE_STEPS
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents.pg_finetune import RunBudget
-from agents.rl_args import arg, hparams_markdown
-from agents.sb3_policy import TRMActorCriticPolicy
-from agents.sb3_vecenv import SB3VecEnv
 from dis_rl.config import DataConfig
 from dis_rl.registration import make_refine_env
 from dis_rl.runs import log_evaluation
-from envs.core import REFINE_STEPS
 
 DOMAINS = ("nqueens", "sudoku")  # domains whose refine env PPO from scratch supports
 

@@ -1,7 +1,7 @@
 """One RL arm as one run: the YAML config (``dis-rl rl CONFIG``) and the runner `dis-rl compare` uses.
 
-A config names the arm (``ppo_scratch``: `agents.ppo_scratch`; ``pg_finetune``:
-`agents.pg_finetune`, whose ``algorithm`` picks REINFORCE, PPO-clip or GRPO) and holds that arm's
+A config names the arm (``ppo_scratch``: `dis_rl.agents.ppo_scratch`; ``pg_finetune``:
+`dis_rl.agents.pg_finetune`, whose ``algorithm`` picks REINFORCE, PPO-clip or GRPO) and holds that arm's
 hyper-parameters in its section (``ppo:`` or ``finetune:``). Parsing reuses `dis_rl.config`'s strict
 builder: unknown keys, wrong types and bad values fail before any work, naming the key.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dis_rl.agents.pg_finetune import PGArgs, RunBudget, finetune
+from dis_rl.agents.ppo_scratch import PPOArgs, train_ppo
 
-from agents.pg_finetune import PGArgs, RunBudget, finetune
-from agents.ppo_scratch import PPOArgs, train_ppo
 from dis_rl import runs
 from dis_rl.config import ConfigError, apply_overrides, build_config, locate_config, read_yaml
 

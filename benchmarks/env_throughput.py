@@ -23,7 +23,7 @@ import warnings
 
 import gymnasium as gym
 
-import envs
+from dis_rl import envs
 
 POOL = 16  # distinct pre-drawn actions (or action batches) cycled through
 

@@ -1,6 +1,6 @@
 """``PPO.learn`` time with SB3's stock MultiCategorical distribution vs the batched one, 900 cells.
 
-The same policy (`agents.sb3_policy.TRMActorCriticPolicy`: token embeddings, optional backbone
+The same policy (`dis_rl.agents.sb3_policy.TRMActorCriticPolicy`: token embeddings, optional backbone
 blocks, per-cell heads) on a 900-cell refine env (``MultiDiscrete([12] * 900)``), once with
 ``batched_distribution=False`` (SB3's stock distribution: one
 ``Categorical`` per cell, looped in Python) and once with the batched one. Only the distribution
@@ -27,13 +27,13 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
+from dis_rl.agents.sb3_policy import TRMActorCriticPolicy
+from dis_rl.agents.sb3_vecenv import SB3VecEnv
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-import envs  # noqa: F401  (registers the env ids)
-from agents.sb3_policy import TRMActorCriticPolicy
-from agents.sb3_vecenv import SB3VecEnv
+from dis_rl import envs  # noqa: F401  (registers the env ids)
 
 
 class SyntheticRefineVecEnv(VecEnv):

@@ -1,5 +1,5 @@
 """The arm kinds `dis-rl compare` can run, by name: each a runner that trains one arm x seed and returns
-its `ArmRun`. Below both the comparison and the agents, so the RL arms (`agents.rl_arm`) register their
+its `ArmRun`. Below both the comparison and the agents, so the RL arms (`dis_rl.agents.rl_arm`) register their
 kinds without importing the comparison above them."""
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from agents.showcase import demo_showcase
+    from dis_rl.agents.showcase import demo_showcase
 
     args.config = DEMO_CONFIG
     args.run_dir = None
@@ -129,7 +129,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from agents.rl_arm import register_compare_arms
+    from dis_rl.agents.rl_arm import register_compare_arms
     from dis_rl.compare import compare
 
     register_compare_arms()  # RL arm kinds: ppo_scratch, pg_finetune
@@ -139,7 +139,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_rl(args: argparse.Namespace) -> int:
-    from agents.rl_arm import load_rl_config, run_rl
+    from dis_rl.agents.rl_arm import load_rl_config, run_rl
 
     cfg = load_rl_config(args.config, args.overrides)
     records = run_rl(cfg, args.run_dir, overwrite=args.overwrite, progress=not args.no_progress)

@@ -2,7 +2,7 @@
 
 An exported folder holds ``model.safetensors`` and ``meta.json`` (config, data shape, seed, commit,
 training time, accuracy, the source checkpoint) in the regular checkpoint format, so
-`dis_rl.evaluate.load_model`, ``dis-rl eval`` and `agents.cfg_agent.CFGAgent` read it unchanged.
+`dis_rl.evaluate.load_model`, ``dis-rl eval`` and `dis_rl.agents.cfg_agent.CFGAgent` read it unchanged.
 When the run kept an EMA of the weights, the EMA (what evaluation used) is exported.
 """
 

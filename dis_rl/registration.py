@@ -66,8 +66,8 @@ def register_envs() -> None:
         # edit mode) and truncates itself; a TimeLimit at one fixed count would be wrong for a mode.
         gym.register(
             id=env_id,
-            entry_point=f"envs.{module}:{name}Env",
-            vector_entry_point=f"envs.{module}:{name}VectorEnv",
+            entry_point=f"dis_rl.envs.{module}:{name}Env",
+            vector_entry_point=f"dis_rl.envs.{module}:{name}VectorEnv",
             reward_threshold=REWARD_THRESHOLD,
             kwargs={**EPISODE_KWARGS, **ENV_KWARGS[env_id]},
         )

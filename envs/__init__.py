@@ -1,7 +1,7 @@
 """Gymnasium environments over the project's puzzles: iterative refinement episodes.
 
 Importing this package registers ``NQueensRefine-v0``, ``SudokuRefine-v0`` and ``ARCRefine-v0``,
-each with a vector-native ``vector_entry_point``; ``gym.make("envs:ARCRefine-v0")`` works with no
+each with a vector-native ``vector_entry_point``; ``gym.make("dis_rl:ARCRefine-v0")`` works with no
 prior import. Registration is cheap: the env modules load only when an env is made.
 """
 

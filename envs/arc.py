@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from dis_rl.envs.core import RefineTask, puzzle_sets_for
+from dis_rl.envs.scalar import RefineEnv
+from dis_rl.envs.vector import RefineVectorEnv
 
 from dis_rl.puzzles import arc
 from dis_rl.puzzles.base import PuzzleSet
-from envs.core import RefineTask, puzzle_sets_for
-from envs.scalar import RefineEnv
-from envs.vector import RefineVectorEnv
 
 DEMO_KEYS = ("demo_inputs", "demo_outputs", "demo_count")
 SHAPE_KEYS = ("input_shape", "demo_input_shapes", "demo_output_shapes")  # grid sizes, so nobody parses EOS

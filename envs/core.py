@@ -1,5 +1,5 @@
-"""What a refinement episode is, shared by the scalar env (`envs.scalar`) and the vector-native env
-(`envs.vector`): the task (a domain, its train/test puzzles, the episode settings and the scoring
+"""What a refinement episode is, shared by the scalar env (`dis_rl.envs.scalar`) and the vector-native env
+(`dis_rl.envs.vector`): the task (a domain, its train/test puzzles, the episode settings and the scoring
 protocol), action checks, puzzle draws and the data path.
 
 Puzzles, verifiers, distances and rendering come from the puzzle layer (`dis_rl.puzzles`); numpy

@@ -1,7 +1,7 @@
 """Score any agent through an env under the evaluation protocol: pass@1, pass@2 and an ARC Prize
 ``submission.json``.
 
-    from envs.evaluate import evaluate_agent
+    from dis_rl.envs.evaluate import evaluate_agent
     score = evaluate_agent(predict, "ARCRefine-v0", source="arc1")   # predict(obs) -> action
     print(score.summary()); score.write_submission("submission.json")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from dis_rl.envs.core import RefineTask, puzzle_sets_for
+from dis_rl.envs.scalar import RefineEnv
+from dis_rl.envs.vector import RefineVectorEnv
 
 from dis_rl.puzzles import nqueens
-from envs.core import RefineTask, puzzle_sets_for
-from envs.scalar import RefineEnv
-from envs.vector import RefineVectorEnv
 
 _DEFAULTS = {"num_train": 800, "num_test": 200, "seed": 0, "augment": True, "min_queens": 1, "max_queens": 7}
 
@@ -82,7 +82,7 @@ class NQueensRefineEnv(RefineEnv):
     ## Protocol
     Test-split episodes are evaluated by default (no label feedback before the one scored
     submission per puzzle; ``attempts=`` for more); ``protocol="label_feedback"`` asks for the
-    label's feedback everywhere. See `envs.core` and docs/ENVS.md ("Scoring protocol").
+    label's feedback everywhere. See `dis_rl.envs.core` and docs/ENVS.md ("Scoring protocol").
 
     ## Arguments
     ``gym.make("NQueensRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",
@@ -105,7 +105,7 @@ class NQueensRefineEnv(RefineEnv):
 
 class NQueensRefineVectorEnv(RefineVectorEnv):
     """``num_envs`` N-Queens refinement episodes as one numpy batch (see `NQueensRefineEnv` and
-    `envs.core.RefineVectorEnv` for autoreset and seeding)."""
+    `dis_rl.envs.core.RefineVectorEnv` for autoreset and seeding)."""
 
     def __init__(
         self, num_envs: int = 1, render_mode: str | None = None, max_episode_steps: int | None = None, **kwargs: Any

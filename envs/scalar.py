@@ -4,7 +4,7 @@ A step costs a handful of numpy calls (what most users meet through ``gym.make``
 DummyVecEnv): the distance is a count of cells that differ from the puzzle's precomputed solutions,
 and the observation is fresh copies of a few small arrays (Gymnasium's `check_env` requires new
 data on every call, constant parts included). Sub-env ``i`` of
-`envs.vector.RefineVectorEnv` behaves exactly like this env seeded ``seed + i`` (a test checks it).
+`dis_rl.envs.vector.RefineVectorEnv` behaves exactly like this env seeded ``seed + i`` (a test checks it).
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.error import ResetNeeded
-
-from envs.core import (
+from dis_rl.envs.core import (
     RENDER_MODES,
     PuzzleDraws,
     RefineTask,
@@ -24,7 +22,8 @@ from envs.core import (
     check_actions,
     pick,
 )
-from envs.render import render_episode
+from dis_rl.envs.render import render_episode
+from gymnasium.error import ResetNeeded
 
 
 class RefineEnv(gym.Env):

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from dis_rl.envs.core import RefineTask, puzzle_sets_for
+from dis_rl.envs.scalar import RefineEnv
+from dis_rl.envs.vector import RefineVectorEnv
 
 from dis_rl.puzzles import sudoku
-from envs.core import RefineTask, puzzle_sets_for
-from envs.scalar import RefineEnv
-from envs.vector import RefineVectorEnv
 
 _DEFAULTS = {"num_train": 100, "num_test": 20, "seed": 0, "keep_fraction": 1.0, "csv_path": "",
              "test_csv_path": "", "strict": False, "multiple_solutions": "reject"}
@@ -90,7 +90,7 @@ class SudokuRefineEnv(RefineEnv):
     ## Protocol
     Test-split episodes are evaluated by default (no label feedback before the one scored
     submission per puzzle; ``attempts=`` for more); ``protocol="label_feedback"`` asks for the
-    label's feedback everywhere. See `envs.core` and docs/ENVS.md ("Scoring protocol").
+    label's feedback everywhere. See `dis_rl.envs.core` and docs/ENVS.md ("Scoring protocol").
 
     ## Arguments
     ``gym.make("SudokuRefine-v0", action_mode="refine", max_steps=None, start="input", split="train",

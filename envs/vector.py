@@ -11,12 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.error import ResetNeeded
-from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
-
-from envs.core import (
+from dis_rl.envs.core import (
     RENDER_MODES,
     SPLITS,
     PuzzleDraws,
@@ -27,7 +22,11 @@ from envs.core import (
     pick,
     row_counts,
 )
-from envs.render import render_episode
+from dis_rl.envs.render import render_episode
+from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 
 NOT_SUBMITTED, UNSCORED, SCORED = -1, 0, 1
 
@@ -51,7 +50,7 @@ class RefineVectorEnv(VectorEnv):
     of seeds gives each its own). Autoreset follows Gymnasium's default NEXT_STEP mode: the step
     after an episode ends resets that sub-env (its action is ignored, reward 0, not done).
     Truncation happens here at ``max_steps`` (or an earlier ``max_episode_steps``). The protocol
-    (see `envs.core`) applies per sub-env: its keys appear in ``infos`` with Gymnasium's ``_key``
+    (see `dis_rl.envs.core`) applies per sub-env: its keys appear in ``infos`` with Gymnasium's ``_key``
     masks (``distance`` only for label-feedback rows, ``scored``/``solved`` of an evaluation row
     at its submission). ``reset(options=...)`` takes ``split`` and ``puzzle`` (one value for all,
     or a list with one per sub-env) and Gymnasium's ``reset_mask`` (reset only those sub-envs).

@@ -5,7 +5,7 @@
 The agent here is a tiny program search that never looks at a label: it tries fourteen grid transforms
 (symmetries, tilings, scalings, mirrorings) and a constant answer on the task's demonstration
 pairs, submits the transform that explains the most of them (attempt 1) and the runner-up (attempt
-2). Replace ``predict`` with your policy, search program or LLM call (``envs.arc.prompt(obs)`` is
+2). Replace ``predict`` with your policy, search program or LLM call (``dis_rl.envs.arc.prompt(obs)`` is
 the task as digits). ``source`` may be arc1, arc2, a folder of task JSON (ConceptARC, your own; a
 flat folder is evaluation tasks) or the ARC Prize (Kaggle) layout.
 """
@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from dis_rl.envs.arc import grid_action, observation_grids, prompt
+from dis_rl.envs.evaluate import evaluate_agent
 
-import envs  # noqa: F401  (registers ARCRefine-v0)
-from envs.arc import grid_action, observation_grids, prompt
-from envs.evaluate import evaluate_agent
+from dis_rl import envs  # noqa: F401  (registers ARCRefine-v0)
 
 TRANSFORMS = {
     "identity": lambda g: g,

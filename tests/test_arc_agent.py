@@ -11,11 +11,11 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from dis_rl.envs.arc import grid_action, observation_grids, prompt
+from dis_rl.envs.evaluate import evaluate_agent
 
-import envs  # noqa: F401  (registers the ids)
+from dis_rl import envs  # noqa: F401  (registers the ids)
 from dis_rl.puzzles.arc import decode_grid, encode_grid
-from envs.arc import grid_action, observation_grids, prompt
-from envs.evaluate import evaluate_agent
 from tests.test_envs import label_of
 
 CONCEPTARC = Path("/work/shared/data/conceptarc")

@@ -123,7 +123,7 @@ def classify(command: str) -> str | None:
 
 def small(words: list[str]) -> list[str]:
     """``dis-rl`` arguments with small budgets appended."""
-    from agents.rl_arm import load_rl_config
+    from dis_rl.agents.rl_arm import load_rl_config
 
     if words[0] in ("train", "demo"):
         config = words[1] if words[0] == "train" else "nqueens_dis"

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers the ids)
+from dis_rl import envs  # noqa: F401  (registers the ids)
 from dis_rl.registration import ENV_IDS, ENV_KWARGS, EPISODE_KWARGS
 
 SMALL = {
@@ -43,8 +43,8 @@ def test_async_vector_env_and_sb3_subproc_vec_env():
     assert obs["answer"].shape == (2, 64)
     venv.step(venv.action_space.sample())
     venv.close()
-    # forkserver children import nothing of ours: the "envs:" prefix registers the ids there
-    sb3 = SubprocVecEnv([lambda: gym.make("envs:NQueensRefine-v0", **kwargs)] * 2)
+    # forkserver children import nothing of ours: the "dis_rl:" prefix registers the ids there
+    sb3 = SubprocVecEnv([lambda: gym.make("dis_rl:NQueensRefine-v0", **kwargs)] * 2)
     assert sb3.reset()["answer"].shape == (2, 64)
     sb3.close()
 
@@ -81,7 +81,7 @@ def test_max_episode_steps_above_or_below_the_env_limit():
 
 @pytest.mark.parametrize("env_id", list(ENV_IDS))
 def test_spec_carries_threshold_and_the_constructor_defaults(env_id):
-    from envs import arc, nqueens, sudoku
+    from dis_rl.envs import arc, nqueens, sudoku
 
     spec = gym.spec(env_id)
     assert spec.reward_threshold == 1.0 and spec.max_episode_steps is None
@@ -91,7 +91,7 @@ def test_spec_carries_threshold_and_the_constructor_defaults(env_id):
     defaults = {k: p.default for k, p in inspect.signature(task_fn).parameters.items()
                 if p.default is not inspect.Parameter.empty and k != "data"}
     assert defaults == ENV_KWARGS[env_id]
-    from envs.core import RefineTask
+    from dis_rl.envs.core import RefineTask
 
     fields = RefineTask.__dataclass_fields__
     assert {k: fields[k].default for k in EPISODE_KWARGS} == EPISODE_KWARGS

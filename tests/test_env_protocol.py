@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers the ids)
+from dis_rl import envs  # noqa: F401  (registers the ids)
 from tests.test_envs import label_of
 
 FEEDBACK_KEYS = {"distance", "solved"}

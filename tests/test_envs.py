@@ -14,9 +14,10 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import envs
+from dis_rl import envs
 
-MODULES = {"NQueensRefine-v0": "envs.nqueens", "SudokuRefine-v0": "envs.sudoku", "ARCRefine-v0": "envs.arc"}
+MODULES = {"NQueensRefine-v0": "dis_rl.envs.nqueens", "SudokuRefine-v0": "dis_rl.envs.sudoku",
+           "ARCRefine-v0": "dis_rl.envs.arc"}
 # Small puzzle sources so that tests stay fast (the defaults load or generate full sets).
 SMALL = {
     "NQueensRefine-v0": {"num_train": 50, "num_test": 10},
@@ -52,7 +53,7 @@ def test_gymnasium_check_env(env_id, mode):
 
 def test_registered_on_import_and_by_module_prefix():
     assert set(envs.ENV_IDS) <= set(gym.registry)
-    code = "import gymnasium as gym; gym.make('envs:NQueensRefine-v0', num_train=20, num_test=5).reset()"
+    code = "import gymnasium as gym; gym.make('dis_rl:NQueensRefine-v0', num_train=20, num_test=5).reset()"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -192,7 +193,7 @@ def test_sb3_ppo_and_maskable_ppo_learn(env_id):
 
 
 def test_sudoku_from_csv_reports_bad_rows(tmp_path):
-    pytest.importorskip("envs.sudoku")
+    pytest.importorskip("dis_rl.envs.sudoku")
     from dis_rl.puzzles import sudoku
 
     good = sudoku.generate(1, seed=5, keep_fraction=1.0)

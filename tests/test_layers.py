@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "gymnasium", "stable_baselines3", "matplotlib", "tensorboard", "envs", "agents")
+HEAVY = ("torch", "gymnasium", "stable_baselines3", "matplotlib", "tensorboard", "dis_rl.envs", "dis_rl.agents")
 NUMPY_ONLY = HEAVY  # the puzzle and config layers: numpy (and yaml) only
-ENV_LAYER = ("torch", "stable_baselines3", "matplotlib", "tensorboard", "agents")  # numpy + gymnasium
-TORCH_LAYER = ("gymnasium", "stable_baselines3", "matplotlib", "envs", "agents")
+ENV_LAYER = ("torch", "stable_baselines3", "matplotlib", "tensorboard", "dis_rl.agents")  # numpy + gymnasium
+TORCH_LAYER = ("gymnasium", "stable_baselines3", "matplotlib", "dis_rl.envs", "dis_rl.agents")
 
 # layer module -> heavy modules its import must not load (a subprocess each: keep the list short)
 FORBIDDEN = {
     "dis_rl.puzzles": NUMPY_ONLY,  # runs dis_rl/__init__ too
     "dis_rl.config": NUMPY_ONLY,
     "dis_rl.data": NUMPY_ONLY,
-    "envs.arc": ENV_LAYER,  # envs/__init__, envs.core and the ARC puzzles
+    "dis_rl.envs.arc": ENV_LAYER,  # envs/__init__, envs.core and the ARC puzzles
     "dis_rl.rollout": (*TORCH_LAYER, "tensorboard"),
     "dis_rl.train": TORCH_LAYER,
 }

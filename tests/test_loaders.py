@@ -27,7 +27,7 @@ def _arc_dir(root: Path, bad: bool = True) -> Path:
 
 def test_every_path_that_skips_arc_files_says_which(tmp_path):
     """Class 4: load_tasks, load_arc_episodes, the env and training all report the skipped file."""
-    import envs  # noqa: F401  (registers the ids)
+    from dis_rl import envs  # noqa: F401  (registers the ids)
 
     folder = _arc_dir(tmp_path)
     expected = r"1 of 2 task files loaded, 1 bad task files skipped\n  .*broken.json: not valid JSON"
@@ -105,7 +105,7 @@ def _sudoku_csv(tmp_path: Path, rows: list[str]) -> Path:
 
 def test_puzzles_with_two_solutions_are_refused_or_scored_by_the_rules(tmp_path, capsys):
     """Class 14: loader, CLI and env refuse them by default; kept, they are scored by the rules."""
-    import envs  # noqa: F401
+    from dis_rl import envs  # noqa: F401
     from dis_rl.cli import main
     from dis_rl.puzzles.sudoku import load_csv
 

@@ -74,7 +74,7 @@ def test_pyproject_lists_every_package_folder():
     mapped = tool.get("package-dir", {})
     listed = set(tool["packages"])
     on_disk = set()
-    for top in ("dis_rl", "envs", "agents"):
+    for top in ("dis_rl", "dis_rl.envs", "dis_rl.agents"):
         for folder in [REPO / top, *(REPO / top).rglob("*")]:
             if folder.is_dir() and folder.name != "__pycache__":
                 on_disk.add(".".join(folder.relative_to(REPO).parts))
@@ -87,7 +87,7 @@ def test_pyproject_lists_every_package_folder():
 
 AGENT_SNIPPET = """
 import gymnasium as gym, dis_rl
-from agents.cfg_agent import CFGAgent
+from dis_rl.agents.cfg_agent import CFGAgent
 agent = CFGAgent("nqueens_dis", w=1.0)
 episode = agent.run_episode(gym.make("NQueensRefine-v0", split="test", render_mode="ansi"), seed=0, render=True)
 print("solved", episode["solved"], "frames", len(episode["frames"]), "module", dis_rl.__file__)
@@ -102,7 +102,7 @@ print("arc input", obs["input"].shape)
 
 # Everything the project itself installs; the rest of this interpreter's site-packages are its
 # dependencies, which the fresh venv borrows (see _borrow_dependencies).
-OWN = ("dis_rl", "envs", "agents", "__editable__", "dis_rl-", "dis_rl.", "__pycache__")
+OWN = ("dis_rl", "dis_rl.envs", "dis_rl.agents", "__editable__", "dis_rl-", "dis_rl.", "__pycache__")
 
 
 def _copy_source(dest: Path) -> None:

@@ -7,8 +7,7 @@ import json
 
 import pytest
 import torch
-
-from agents.pg_finetune import (
+from dis_rl.agents.pg_finetune import (
     PGArgs,
     finetune,
     gae_advantages,
@@ -16,7 +15,8 @@ from agents.pg_finetune import (
     mean_baseline_advantages,
     returns_to_go,
 )
-from agents.rl_arm import load_rl_config, rl_config_from_dict
+from dis_rl.agents.rl_arm import load_rl_config, rl_config_from_dict
+
 from dis_rl.config import ConfigError, config_from_dict
 from dis_rl.evaluate import load_model
 

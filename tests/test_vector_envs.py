@@ -8,7 +8,7 @@ import pytest
 from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode
 
-import envs  # noqa: F401  (registers the ids)
+from dis_rl import envs  # noqa: F401  (registers the ids)
 from tests.test_envs import ENV_IDS, MODES, SMALL, label_of
 
 
@@ -94,10 +94,9 @@ def test_vector_errors():
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_sb3_adapter_with_ppo_and_maskable_ppo(env_id):
+    from dis_rl.agents.sb3_vecenv import SB3VecEnv
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
-
-    from agents.sb3_vecenv import SB3VecEnv
 
     vec = SB3VecEnv(make_vec(env_id, 4, action_mode="edit", max_steps=8))
     small = dict(n_steps=8, batch_size=32, n_epochs=1, seed=0, device="cpu")
@@ -121,7 +120,7 @@ def test_sb3_adapter_with_ppo_and_maskable_ppo(env_id):
 def test_many_autoresets_match_scalar_and_reseeding_restarts_the_draws():
     """Puzzle draws are buffered per sub-env (PuzzleDraws.BLOCK at a time): past a block boundary and
     after a re-seed, sub-env i still draws what a scalar env seeded seed + i draws."""
-    from envs.core import PuzzleDraws
+    from dis_rl.envs.core import PuzzleDraws
 
     num, episodes = 2, PuzzleDraws.BLOCK + 10
     venv = make_vec("NQueensRefine-v0", num, max_steps=1)
