@@ -7,7 +7,11 @@ prior import. Registration is cheap: the env modules load only when an env is ma
 
 from __future__ import annotations
 
-from dis_rl.registration import ENV_IDS, register_envs
+if __name__ != "dis_rl.envs":  # one module, one name (a checkout's folder on sys.path must not shadow others)
+    raise ImportError(f"dis-rl's environments are the package dis_rl.envs (import dis_rl.envs); this folder was "
+                      f"imported as {__name__!r}")
+
+from dis_rl.registration import ENV_IDS, register_envs  # noqa: E402
 
 register_envs()
 

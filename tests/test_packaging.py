@@ -74,13 +74,76 @@ def test_pyproject_lists_every_package_folder():
     mapped = tool.get("package-dir", {})
     listed = set(tool["packages"])
     on_disk = set()
-    for top in ("dis_rl", "dis_rl.envs", "dis_rl.agents"):
+    for top, package in (("dis_rl", "dis_rl"), ("envs", "dis_rl.envs"), ("agents", "dis_rl.agents")):
         for folder in [REPO / top, *(REPO / top).rglob("*")]:
             if folder.is_dir() and folder.name != "__pycache__":
-                on_disk.add(".".join(folder.relative_to(REPO).parts))
+                on_disk.add(".".join((package, *folder.relative_to(REPO / top).parts)))
     on_disk |= set(mapped)
     assert listed == on_disk, f"pyproject.toml packages: add {on_disk - listed}, drop {listed - on_disk}"
-    assert mapped == {"dis_rl.configs": "configs"} and configs_dir() == REPO / "configs"
+    assert mapped == {"dis_rl.configs": "configs", "dis_rl.envs": "envs", "dis_rl.agents": "agents"}
+    assert configs_dir() == REPO / "configs"
+
+
+IMPORT_EVERYTHING = """
+import importlib, pkgutil, sys
+import gymnasium as gym
+import dis_rl
+for package in ("dis_rl", "dis_rl.envs", "dis_rl.agents"):
+    module = importlib.import_module(package)
+    for info in pkgutil.walk_packages(module.__path__, package + "."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+for env_id in ("NQueensRefine-v0", "SudokuRefine-v0", "ARCRefine-v0"):
+    gym.spec(env_id)
+files = {}
+for name, module in list(sys.modules.items()):
+    path = getattr(module, "__file__", None)
+    if path and ("dis_rl" in name or path.startswith(REPO)):
+        files.setdefault(path, []).append(name)
+twice = {path: names for path, names in files.items() if len(names) > 1}
+assert not twice, twice
+print("modules", len(files))
+"""
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_one_module_one_name(tmp_path):
+    done = _python(f"REPO = {str(REPO)!r}\n" + IMPORT_EVERYTHING, tmp_path)
+    assert done.returncode == 0 and "modules" in done.stdout, done.stderr
+    # The checkout's folders are the packages dis_rl.envs / dis_rl.agents and refuse a second name.
+    for folder in ("envs", "agents"):
+        done = _python(f"import sys; sys.path.insert(0, {str(REPO)!r}); import {folder}", tmp_path)
+        assert done.returncode != 0 and f"the package dis_rl.{folder}" in done.stderr, done.stderr
+
+
+USERS_OWN = """
+import gymnasium as gym, dis_rl
+env = gym.make("ARCRefine-v0"); env.reset(seed=0)
+gym.make("dis_rl:NQueensRefine-v0")
+import envs, agents
+assert envs.MINE and agents.MINE, "the user's own folders"
+from dis_rl.agents.cfg_agent import CFGAgent
+import dis_rl.envs
+assert dis_rl.envs.__name__ == "dis_rl.envs" and envs is not dis_rl.envs
+print("ok")
+"""
+
+
+def _users_folders(cwd: Path) -> None:
+    """A very common RL project layout: the user's own envs/ and agents/ packages."""
+    for name in ("envs", "agents"):
+        (cwd / name).mkdir()
+        (cwd / name / "__init__.py").write_text("MINE = True\n")
+
+
+def test_a_users_own_envs_and_agents_folders_do_not_collide(tmp_path):
+    _users_folders(tmp_path)
+    done = _python(USERS_OWN, tmp_path)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr
 
 
 # -- the wheel, installed ------------------------------------------------------------------------------------
@@ -102,7 +165,7 @@ print("arc input", obs["input"].shape)
 
 # Everything the project itself installs; the rest of this interpreter's site-packages are its
 # dependencies, which the fresh venv borrows (see _borrow_dependencies).
-OWN = ("dis_rl", "dis_rl.envs", "dis_rl.agents", "__editable__", "dis_rl-", "dis_rl.", "__pycache__")
+OWN = ("dis_rl", "envs", "agents", "__editable__", "__pycache__")
 
 
 def _copy_source(dest: Path) -> None:
@@ -179,5 +242,11 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     agent = _run([python, "-c", AGENT_SNIPPET], work, env)
     assert "solved " in agent and "frames 7" in agent and str(installed) in agent, agent  # reset + 6 steps
     assert _tree(installed) == package_files, "a command wrote into the installed package"
+    top_level = next(venv.glob("lib/*/site-packages/dis_rl-*.dist-info")) / "top_level.txt"
+    assert top_level.read_text().split() == ["dis_rl"]  # no top-level envs or agents
+    users = work / "users_project"
+    users.mkdir()
+    _users_folders(users)
+    assert _run([python, "-c", USERS_OWN], users, env).strip().endswith("ok")
     meta = json.loads((resolve_checkpoint(work / "runs" / "nqueens_dis") / "meta.json").read_text())
     assert meta["commit"] == "unknown"  # an installed package is no checkout (its folder may sit in another repo)
