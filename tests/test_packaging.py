@@ -98,7 +98,9 @@ for env_id in ("NQueensRefine-v0", "SudokuRefine-v0", "ARCRefine-v0"):
 files = {}
 for name, module in list(sys.modules.items()):
     path = getattr(module, "__file__", None)
-    if path and ("dis_rl" in name or path.startswith(REPO)):
+    # The project's own files only: a checkout's .venv (as on CI) sits inside REPO too, and
+    # extension modules such as torch._C legitimately register several names for one file.
+    if path and ("dis_rl" in name or path.startswith(REPO)) and "site-packages" not in path:
         files.setdefault(path, []).append(name)
 twice = {path: names for path, names in files.items() if len(names) > 1}
 assert not twice, twice
