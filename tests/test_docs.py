@@ -22,7 +22,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 COMMAND = re.compile(r"^\s*(?:\.venv/bin/)?(dis-rl|make|python|torchrun|tensorboard|pip)\b")
-PLACEHOLDER = re.compile(r"\[|<|\.\.\.|\b(CKPT|CONFIG|RUN|DIR|PATH|COMMAND|N|K|I|W)\b|path/to")
+PLACEHOLDER = re.compile(r"\[|<|\.\.\.|\b(CKPT|CONFIG|RUN|DIR|PATH|SOURCE|COMMAND|N|K|I|W)\b|path/to")
 
 # Commands not run here, by how they start, and why.
 NOT_RUN = {
@@ -35,14 +35,12 @@ NOT_RUN = {
     "dis-rl data stats sudoku.csv": "needs the reader's own CSV file",
 }
 
-NEEDS_ARGUMENTS = ("train", "eval", "data", "sweep-w", "show", "export", "compare", "rl")
-
 # Small budgets, by subcommand (appended: later overrides and flags win).
 N_QUEENS_SMALL = ["train.max_batches=2", "train.eval_every=0", "train.checkpoint_every=0", "train.threads=1",
                   "train.batch_size=8", "data.num_train=40", "data.num_test=20", "model.hidden=32"]
 ARC_SMALL = ["train.max_batches=1", "train.eval_every=0", "train.checkpoint_every=0", "train.threads=1",
-             "train.batch_size=2", "train.eval_batch_size=8", "data.tasks=[007bbfb7]", "data.num_aug=1",
-             "data.evaluate=train", "model.hidden=32", "model.heads=2", "model.layers=1", "model.puzzle_emb_len=1"]
+             "train.batch_size=2", "train.eval_batch_size=8", "data.tasks=[007bbfb7,0d3d703e]", "data.num_aug=1",
+             "data.evaluate=holdout", "data.holdout=[0d3d703e]", "model.hidden=32", "model.heads=2", "model.layers=1", "model.puzzle_emb_len=1"]
 RL_SMALL = {
     "ppo_scratch": ["ppo.total_env_steps=64", "ppo.num_envs=4", "ppo.n_steps=8", "ppo.batch_size=16",
                     "ppo.eval_every=64", "ppo.data.num_test=20", "ppo.hidden=16", "ppo.layers=1"],
@@ -116,24 +114,45 @@ def classify(command: str) -> str | None:
     if PLACEHOLDER.search(bare):
         return "a template with placeholders"
     words = shlex.split(bare)
-    if words[0] == "dis-rl" and len(words) == 2 and words[1] in NEEDS_ARGUMENTS:
+    if words[0] == "dis-rl" and _lacks_arguments(words[1:]):
         return "names a command in prose"
     return None
 
 
+def _lacks_arguments(args: list[str]) -> bool:
+    """A ``dis-rl`` command without its required arguments (prose naming it, as `dis-rl data stats`)."""
+    import argparse
+    import contextlib
+    import io
+
+    from dis_rl.cli import build_parser
+
+    parser = build_parser()
+    parser.exit_on_error = False
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            parser.parse_args(args)
+    except argparse.ArgumentError:
+        return True
+    except SystemExit as done:  # --help, --version exit 0; a missing argument exits 2
+        return done.code != 0
+    return False
+
+
 def small(words: list[str]) -> list[str]:
     """``dis-rl`` arguments with small budgets appended."""
-    from dis_rl.agents.rl_arm import load_rl_config
+    from dis_rl.config import locate_config, read_yaml
 
     if words[0] in ("train", "demo"):
         config = words[1] if words[0] == "train" else "nqueens_dis"
-        return words + (ARC_SMALL if "arc" in Path(config).stem else N_QUEENS_SMALL) + ["--no-progress"]
+        # A reader re-running a training command into its used folder would pass --overwrite.
+        again = [] if "--resume" in words else ["--overwrite"]
+        return words + (ARC_SMALL if "arc" in Path(config).stem else N_QUEENS_SMALL) + again + ["--no-progress"]
     if words[0] == "compare":
         return words + COMPARE_SMALL + ["--no-progress"]
     if words[0] == "rl":
-        arm = load_rl_config(REPO / words[1] if "/" in words[1] else words[1],
-                             ["finetune.checkpoint=nqueens_dis"]).arm
-        return words + RL_SMALL[arm] + ["--no-progress"]
+        arm = read_yaml(locate_config(REPO / words[1] if "/" in words[1] else words[1]))["arm"]
+        return words + RL_SMALL[arm] + ["--overwrite", "--no-progress"]
     if words[0] == "eval" and "--vote" in words:
         return words + ["--vote", "2"]
     if words[0] == "sweep-w":
