@@ -42,6 +42,7 @@ from torch import nn
 from dis_rl.model.trm import TRM, Carry
 from dis_rl.registration import make_refine_env
 from dis_rl.rollout import refine_step
+from dis_rl.runs import RunBudget
 
 ALGORITHMS = ("reinforce", "ppo", "grpo")
 BASELINES = ("mean", "learned")
@@ -98,26 +99,6 @@ class PGArgs:
         for name in ("steps", "max_env_steps", "max_seconds", "kl_coef", "ent_coef", "eval_every", "clip_coef"):
             if getattr(self, name) < 0:
                 raise ValueError(f"finetune.{name} must be >= 0, got {getattr(self, name)}")
-
-
-@dataclass
-class RunBudget:
-    """An equal-budget comparison's limits (`dis-rl compare`): stop at ``max_network_calls`` or
-    ``max_train_seconds`` (evaluation excluded) and evaluate each time a multiple of
-    ``eval_every_calls`` / ``eval_every_seconds`` is crossed (0: off)."""
-
-    max_network_calls: int = 0
-    eval_every_calls: int = 0
-    max_train_seconds: float = 0.0
-    eval_every_seconds: float = 0.0
-
-    def crossed(self, calls_before: int, calls: int, s_before: float, s: float) -> bool:
-        return bool((self.eval_every_calls and calls // self.eval_every_calls > calls_before // self.eval_every_calls)
-                    or (self.eval_every_seconds and s // self.eval_every_seconds > s_before // self.eval_every_seconds))
-
-    def spent(self, calls: int, s: float) -> bool:
-        return bool((self.max_network_calls and calls >= self.max_network_calls)
-                    or (self.max_train_seconds and s >= self.max_train_seconds))
 
 
 # -- advantages (pure functions over [episodes, steps] arrays; `alive` marks steps that happened) --
@@ -452,7 +433,7 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
             writer.add_scalar("charts/SPS", env_steps / max(time.perf_counter() - started, 1e-9), env_steps)
         out_of_budget = (args.max_env_steps and env_steps >= args.max_env_steps) or (
             args.max_seconds and time.perf_counter() - started >= args.max_seconds
-        ) or budget.spent(network_calls, train_s)
+        ) or budget.exhausted(network_calls, train_s)
         if (out_of_budget or iteration == args.iterations or (args.eval_every and iteration % args.eval_every == 0)
                 or budget.crossed(calls_before, network_calls, s_before, train_s)):
             record = run_eval(iteration)

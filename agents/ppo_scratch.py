@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from dis_rl.agents.pg_finetune import RunBudget
 from dis_rl.agents.rl_args import arg, hparams_markdown
 from dis_rl.agents.sb3_policy import TRMActorCriticPolicy
 from dis_rl.agents.sb3_vecenv import SB3VecEnv
@@ -29,7 +28,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from dis_rl.config import DataConfig
 from dis_rl.registration import make_refine_env
-from dis_rl.runs import log_evaluation
+from dis_rl.runs import RunBudget, log_evaluation
 
 DOMAINS = ("nqueens", "sudoku")  # domains whose refine env PPO from scratch supports
 
@@ -149,7 +148,7 @@ class _EvalCallback(BaseCallback):
         self.network_calls += a.num_envs + a.n_epochs * a.n_steps * a.num_envs
         now_s = self.train_s + time.perf_counter() - self.clock
         self.writer.add_scalar("charts/network_calls", self.network_calls, self.model.num_timesteps)
-        stop = (a.max_seconds and time.perf_counter() - self.started >= a.max_seconds) or self.budget.spent(
+        stop = (a.max_seconds and time.perf_counter() - self.started >= a.max_seconds) or self.budget.exhausted(
             self.network_calls, now_s)
         if (self.model.num_timesteps >= self.next_eval or stop
                 or self.budget.crossed(calls_before, self.network_calls, s_before, now_s)):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from dis_rl.agents.pg_finetune import PGArgs, RunBudget, finetune
+from dis_rl.agents.pg_finetune import PGArgs, finetune
 from dis_rl.agents.ppo_scratch import PPOArgs, train_ppo
 
 from dis_rl import runs
@@ -30,7 +30,7 @@ class RLConfig:
     arm: str = "pg_finetune"  # ppo_scratch | pg_finetune
     seed: int = 0
     threads: int = 1  # torch CPU threads
-    budget: RunBudget = field(default_factory=RunBudget)  # set by `dis-rl compare`
+    budget: runs.RunBudget = field(default_factory=runs.RunBudget)  # set by `dis-rl compare`
     ppo: PPOArgs = field(default_factory=PPOArgs)
     finetune: PGArgs = field(default_factory=PGArgs)
 

@@ -1,4 +1,5 @@
-"""Guidance figures (matplotlib, headless): the ``w`` sweep plot and the refinement strip.
+"""Guidance figures (matplotlib, headless): the ``w`` sweep's outputs (plot, tables,
+TensorBoard scalars) and the refinement strip.
 
 The strip follows the paper's Fig. 6: for one puzzle, the input, then per step the DIS target
 (top row) and the model's guided prediction (bottom row); cells that changed since the previous
@@ -73,6 +74,38 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def write_sweep(result: SweepResult, out_dir: str | Path, tb_tag: str = "sweep_w") -> list[Path]:
+    """``sweep_w.md``, ``sweep_w.csv``, ``sweep_w.png`` and TensorBoard scalars under ``out_dir/tb``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / "sweep_w.md"
+    md.write_text(result.to_markdown() + "\n\nPer step:\n\n" + result.per_step_markdown() + "\n")
+    table = out_dir / "sweep_w.csv"
+    table.write_text(result.to_csv())
+    png = plot_sweep(result, out_dir / "sweep_w.png")
+    write_sweep_tensorboard(result, out_dir / "tb", tb_tag)
+    return [md, table, png, out_dir / "tb"]
+
+
+def write_sweep_tensorboard(result: SweepResult, log_dir: str | Path, tag: str = "sweep_w") -> None:
+    """Final metrics against ``round(100 * w)`` (TensorBoard steps are integers), and each ``w``'s
+    per-step curves against the step index."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(log_dir)) as writer:
+        for r in result.rows:
+            x = int(round(100 * r.w))
+            writer.add_scalar(f"{tag}/valid_vs_100w", r.valid, x)
+            writer.add_scalar(f"{tag}/exact_vs_100w", r.exact, x)
+            writer.add_scalar(f"{tag}/margin_last_step_vs_100w", r.margin_per_step[-1], x)
+            for k, v in (r.votes or {}).items():
+                writer.add_scalar(f"{tag}/pass@{k}_vs_100w", v, x)
+            for s in range(result.steps):
+                writer.add_scalar(f"{tag}/w={r.w:g}/hamming", r.hamming_per_step[s], s + 1)
+                writer.add_scalar(f"{tag}/w={r.w:g}/margin", r.margin_per_step[s], s + 1)
+                writer.add_scalar(f"{tag}/w={r.w:g}/valid", r.valid_per_step[s], s + 1)
 
 
 def _draw(ax, domain: Domain, tokens: np.ndarray, changed: np.ndarray | None, title: str) -> None:

@@ -11,6 +11,8 @@ Everything that writes one goes through this module, so the rules hold everywher
   removed first, so logs and checkpoints of two runs never mix); a file in the way is an error.
 - `folder_lock`: one process at a time per folder (``train`` and ``compare`` share it); a lock left
   by a dead process is taken over.
+- `RunBudget`: when a run stops (network calls, training seconds, wall clock) and when an
+  equal-budget comparison evaluates it; the trainer and both RL arms use it.
 - `append_jsonl` / `read_jsonl` / `truncate_jsonl`: one record per line, each written in one call;
   a torn last line (a crash mid-write) is dropped on reading, never an error.
 
@@ -25,6 +27,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -33,6 +36,35 @@ DATA_REPORT = "data_warnings.txt"  # what the data loaders skipped (files, rows)
 # What a run leaves in its folder; `prepare_run_dir(overwrite=True)` removes these and nothing else.
 RUN_OUTPUTS = ("config.yaml", "train_log.jsonl", "eval_log.jsonl", "tb", "checkpoints", DATA_REPORT,
                "accuracy_vs_calls.png", "hamming_per_step.png")
+
+
+@dataclass
+class RunBudget:
+    """A run's limits: stop at ``max_network_calls``, ``max_train_seconds`` (evaluation and
+    checkpoints excluded) or ``max_seconds`` of wall clock; evaluate each time a multiple of
+    ``eval_every_calls`` / ``eval_every_seconds`` (training seconds) is crossed. 0 switches a
+    limit off. `dis-rl compare` sets these so that every arm stops and evaluates alike."""
+
+    max_network_calls: int = 0
+    eval_every_calls: int = 0
+    max_train_seconds: float = 0.0
+    eval_every_seconds: float = 0.0
+    max_seconds: float = 0.0
+
+    def exhausted(self, calls: int, train_s: float, wall_s: float = 0.0) -> str:
+        """Which limit is used up, for the log ('' while none is)."""
+        if self.max_seconds and wall_s >= self.max_seconds:
+            return f"time budget of {self.max_seconds:.0f}s"
+        if self.max_train_seconds and train_s >= self.max_train_seconds:
+            return f"training-time budget of {self.max_train_seconds:.0f}s"
+        if self.max_network_calls and calls >= self.max_network_calls:
+            return f"budget of {self.max_network_calls:,} network calls"
+        return ""
+
+    def crossed(self, calls_before: int, calls: int, s_before: float, s: float) -> bool:
+        """Whether the last round crossed an evaluation point."""
+        return bool((self.eval_every_calls and calls // self.eval_every_calls > calls_before // self.eval_every_calls)
+                    or (self.eval_every_seconds and s // self.eval_every_seconds > s_before // self.eval_every_seconds))
 
 
 class RunFolderError(ValueError):

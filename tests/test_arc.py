@@ -264,7 +264,8 @@ def test_source_deterministic_and_translation_in_training_only(arc1_splits):
     assert a["inputs"].dtype == np.int64 and a["inputs"].shape == (300, SEQ_LEN)
     moved = a["inputs"].reshape(-1, CANVAS, CANVAS)[:, 0, 0] == 0  # PAD in the corner: translated
     assert moved.mean() > 0.5
-    assert not np.array_equal(src.get(idx, epoch=1)["inputs"], a["inputs"])
+    # One offset per example for the run (TRM's stored augmentations): a second read is the same.
+    np.testing.assert_array_equal(src.get(idx)["inputs"], a["inputs"])
     test = arc1_splits.test.get(np.arange(len(arc1_splits.test)))["inputs"].reshape(-1, CANVAS, CANVAS)
     assert (test[:, 0, 0] >= 2).all()
 

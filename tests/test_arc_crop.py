@@ -49,7 +49,7 @@ def test_windows_lose_no_token_under_translation_and_augmentation(splits):
     assert len(keys) == len(src) and len(np.unique(keys)) > 1  # the tasks have grids of several sizes
     for side in np.unique(keys):
         idx = np.flatnonzero(keys == side)
-        crop, full = src.get(idx, epoch=1), src.get(idx, epoch=1, crop=False)
+        crop, full = src.get(idx), src.get(idx, crop=False)
         assert crop["inputs"].shape == (len(idx), side * side) == crop["cells"].shape
         for key in ("inputs", "labels"):
             np.testing.assert_array_equal(uncrop(crop[key], crop["cells"], SEQ_LEN), full[key])

@@ -40,7 +40,8 @@ N_QUEENS_SMALL = ["train.max_batches=2", "train.eval_every=0", "train.checkpoint
                   "train.batch_size=8", "data.num_train=40", "data.num_test=20", "model.hidden=32"]
 ARC_SMALL = ["train.max_batches=1", "train.eval_every=0", "train.checkpoint_every=0", "train.threads=1",
              "train.batch_size=2", "train.eval_batch_size=8", "data.tasks=[007bbfb7,0d3d703e]", "data.num_aug=1",
-             "data.evaluate=holdout", "data.holdout=[0d3d703e]", "model.hidden=32", "model.heads=2", "model.layers=1", "model.puzzle_emb_len=1"]
+             "data.evaluate=holdout", "data.holdout=[0d3d703e]",  # a test pair to score and vote on
+             "model.hidden=32", "model.heads=2", "model.layers=1", "model.puzzle_emb_len=1"]
 RL_SMALL = {
     "ppo_scratch": ["ppo.total_env_steps=64", "ppo.num_envs=4", "ppo.n_steps=8", "ppo.batch_size=16",
                     "ppo.eval_every=64", "ppo.data.num_test=20", "ppo.hidden=16", "ppo.layers=1"],

@@ -95,3 +95,17 @@ def test_out_dir_that_is_a_file_is_refused_before_any_work(tiny_overrides, tmp_p
     monkeypatch.setattr(loop, "build_data", lambda _: pytest.fail("data was built before out_dir was checked"))
     with pytest.raises(RunFolderError, match=r"afile is a file, not a folder"):
         Trainer(_cfg(tiny_overrides, f"out_dir={blocker}", "name=r"), progress=False)
+
+
+def test_run_budget_names_the_limit_that_stops_a_run_and_the_crossed_evaluation_points():
+    from dis_rl.runs import RunBudget
+
+    budget = RunBudget(max_network_calls=1000, eval_every_calls=300, max_train_seconds=60.0, max_seconds=90.0)
+    assert budget.exhausted(999, 59.9, 89.9) == ""
+    assert "1,000 network calls" in budget.exhausted(1000, 0.0)
+    assert "training-time budget of 60s" in budget.exhausted(0, 60.0)
+    assert "time budget of 90s" in budget.exhausted(0, 0.0, 90.0)
+    assert RunBudget().exhausted(10**12, 1e9, 1e9) == ""  # every limit off
+    assert [budget.crossed(a, b, 0, 0) for a, b in [(0, 299), (299, 300), (300, 599), (599, 901)]] == [
+        False, True, False, True]
+    assert RunBudget(eval_every_seconds=10).crossed(0, 0, 9.5, 10.5)

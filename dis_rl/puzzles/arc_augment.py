@@ -219,7 +219,8 @@ class ARCAugmentedSource:
 
     Puzzle ``p`` contributes ``examples(p) x augmentations(p)`` consecutive indices; within them
     index ``i`` is augmentation ``i // examples(p)`` of example ``i % examples(p)``. With
-    `translate`, each example is placed at a random offset drawn from (seed, index, epoch).
+    `translate`, each example is placed at a random offset drawn from (seed, index): fixed for the
+    run, as TRM's precomputed augmentations are (one translation per stored augmented example).
     """
 
     domain = "arc"
@@ -307,14 +308,14 @@ class ARCAugmentedSource:
         groups = [indices[sides == side] for side in np.unique(sides)]
         return [g[start : start + batch_size] for g in groups for start in range(0, len(g), batch_size)]
 
-    def get(self, indices: np.ndarray, epoch: int = 0, crop: bool = True) -> dict[str, np.ndarray]:
+    def get(self, indices: np.ndarray, crop: bool = True) -> dict[str, np.ndarray]:
         """Tokens of the examples at `indices`. On a cropped source (and unless ``crop=False``):
         the square window of each canvas that holds the example's grids (``side x side`` cells,
         one side per call), at the example's translation offset (shifted back inside the canvas
         near its edges), with ``cells``: where each window token sits on the 30x30 canvas."""
         indices = np.asarray(indices, dtype=np.int64)
         example, aug_row, _ = self.locate(indices)
-        out, offset = self._render(indices, example, aug_row, epoch)
+        out, offset = self._render(indices, example, aug_row)
         if not (self.cropped and crop):
             return out
         sides = np.unique(self.example_side[example])
@@ -328,7 +329,7 @@ class ARCAugmentedSource:
                 "puzzle_ids": out["puzzle_ids"], "cells": cells}
 
     def _render(
-        self, indices: np.ndarray, example: np.ndarray, aug_row: np.ndarray, epoch: int
+        self, indices: np.ndarray, example: np.ndarray, aug_row: np.ndarray
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Full-canvas tokens of the examples and their translation offsets ``[B, 2]``."""
         k = self.plan.dihedral[aug_row].astype(np.int64)
@@ -338,7 +339,8 @@ class ARCAugmentedSource:
         if self.translate:
             swap = _SWAP[k][:, None]
             sizes = np.where(swap, shapes[:, :, ::-1].max(axis=1), shapes.max(axis=1))  # after k
-            offset = counter_integers(self.seed, CANVAS - sizes + 1, indices[:, None], epoch, np.arange(2))
+            # The 0 is a fixed counter word: it keeps the offsets earlier runs drew.
+            offset = counter_integers(self.seed, CANVAS - sizes + 1, indices[:, None], 0, np.arange(2))
         grids = self._grids[example]
         return {
             "inputs": render_tokens(grids[:, 0], shapes[:, 0], k, colours, offset),

@@ -300,12 +300,14 @@ class Trainer:
         bar = BudgetBar(f"{tc.method} {self.cfg.name}", tc.max_network_calls, tc.max_train_seconds, tc.max_batches,
                         "batch", self.progress, initial={"calls": self.network_calls,
                                                          "seconds": self.train_seconds, "steps": self.batches})
+        budget = runs.RunBudget(max_network_calls=tc.max_network_calls, max_train_seconds=tc.max_train_seconds,
+                                max_seconds=tc.max_seconds)
         last_eval: EvalResult | None = None
         last_eval_batch = -1
         started = time.perf_counter() - self.elapsed
         try:
             while self.batches < tc.max_batches:
-                spent = self._budget_spent()
+                spent = budget.exhausted(self.network_calls, self.train_seconds, self.elapsed)
                 if spent:
                     bar.write(f"{spent} reached after {self.batches} batches")
                     break
@@ -344,17 +346,6 @@ class Trainer:
             tb_logging.log_hparams(self.writer, self.cfg, final.summary())
             self.writer.close()
         return final
-
-    def _budget_spent(self) -> str:
-        """Which budget is used up ('' if none): wall-clock, training seconds or network calls."""
-        tc = self.cfg.train
-        if tc.max_seconds and self.elapsed >= tc.max_seconds:
-            return f"time budget of {tc.max_seconds:.0f}s"
-        if tc.max_train_seconds and self.train_seconds >= tc.max_train_seconds:
-            return f"training-time budget of {tc.max_train_seconds:.0f}s"
-        if tc.max_network_calls and self.network_calls >= tc.max_network_calls:
-            return f"budget of {tc.max_network_calls:,} network calls"
-        return ""
 
     def _log_round(self, stats: RoundStats, samples_per_s: float) -> None:
         if self.writer is None:  # not rank 0
