@@ -154,6 +154,8 @@ def small(words: list[str]) -> list[str]:
     if words[0] == "rl":
         arm = read_yaml(locate_config(REPO / words[1] if "/" in words[1] else words[1]))["arm"]
         return words + RL_SMALL[arm] + ["--overwrite", "--no-progress"]
+    if words[:2] == ["data", "sudoku"]:  # generation: a few puzzles, not the reader's hundred
+        return words + ["--num", "3"]
     if words[0] == "eval" and "--vote" in words:
         return words + ["--vote", "2"]
     if words[0] == "sweep-w":
