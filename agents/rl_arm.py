@@ -132,7 +132,8 @@ def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
               "exact": r.get("exact", float("nan")), "env_steps": steps0 + r["env_steps"]} for r in records]
     last = records[-1]
     per_step = last["network_calls"] / max(last["env_steps"], 1)  # calls per env step, acting and learning
-    return ArmRun(evals, per_step, per_step, records[-1].get("parameters", 0))
+    start = {"network_calls": calls0, "train_s": seconds0, "env_steps": steps0}
+    return ArmRun(evals, per_step, per_step, records[-1].get("parameters", 0), start)
 
 
 def register_compare_arms() -> None:

@@ -5,7 +5,7 @@ kinds without importing the comparison above them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,9 @@ class ArmRun:
     calls_per_example: float  # schedule: most calls one example can cost per batch
     realised_calls_per_example: float  # mean calls an example actually cost
     parameters: int = 0
+    # Where the arm's own budget starts on each counter (network_calls, train_s, env_steps): a
+    # fine-tuned arm's evaluations include its pretraining, its budget does not. Empty: at 0.
+    start: dict = field(default_factory=dict)
 
 
 ARM_KINDS: dict[str, Callable[[Any, Path, bool], ArmRun]] = {}  # dis_rl.compare adds dis and trm

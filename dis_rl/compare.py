@@ -219,11 +219,12 @@ def _std(xs: list[float]) -> float:
     return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
 
-def _by_point(evals: list[dict], points: list[float], unit: str) -> dict[int, dict]:
-    """Each evaluation under the index of the last point its counter had reached (-1: none yet)."""
+def _by_point(evals: list[dict], points: list[float], unit: str, start: float = 0.0) -> dict[int, dict]:
+    """Each evaluation under the index of the last point its counter, counted from the arm's
+    ``start``, had reached (-1: none yet)."""
     by_point = {}
     for e in evals:
-        reached = [i for i, p in enumerate(points) if p <= e[unit] + 1e-9]
+        reached = [i for i, p in enumerate(points) if p <= e[unit] - start + 1e-9]
         by_point[reached[-1] if reached else -1] = e
     return by_point
 
@@ -233,10 +234,10 @@ def summarise(arm: Arm, runs: dict[int, ArmRun], points: list[float], unit: str 
     counter (``unit``: network_calls or train_s) had reached; points that a seed passed within one
     round (so evaluated once for several) are kept only where every seed has them."""
     seeds = sorted(runs)
-    if len(seeds) == 1:  # nothing to align: keep every evaluation (also those of an arm that
-        at = [dict(enumerate(runs[seeds[0]].evals))]  # starts after pretraining, beyond the points)
-    else:
-        at = [_by_point(runs[s].evals, points, unit) for s in seeds]
+    if len(seeds) == 1:  # nothing to align: keep every evaluation
+        at = [dict(enumerate(runs[seeds[0]].evals))]
+    else:  # a fine-tuned arm is aligned on its own budget (after its pretraining's `start`)
+        at = [_by_point(runs[s].evals, points, unit, runs[s].start.get(unit, 0.0)) for s in seeds]
     common = sorted(set.intersection(*(set(b) for b in at)) - {-1}) or [max(at[0])]
     col = {key: [[b[i].get(key, float("nan")) for b in at] for i in common]
            for key in ("network_calls", "train_s", "valid", "env_steps")}

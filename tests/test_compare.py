@@ -116,6 +116,16 @@ def test_single_seed_keeps_every_evaluation_and_ratio_words():
              for i in range(4)]
     s = summarise(Arm("FT", "rl"), {0: ArmRun(evals, 13, 13)}, points=[10.0, 100.0], unit="network_calls")
     assert s.calls == [500, 510, 520, 530] and len(s.valid_mean) == 4
+    # Two seeds of such an arm are aligned on their own budget (counted from `start`), not collapsed
+    # into the last point: evaluations at 0, 50 and 100 own calls after 500 of pretraining.
+    def tuned(valid):
+        ev = [{"network_calls": 500 + c, "train_s": 50.0 + c / 10, "valid": v, "exact": v, "env_steps": c}
+              for c, v in zip([0, 50, 100], valid)]
+        return ArmRun(ev, 13, 13, start={"network_calls": 500, "train_s": 50.0, "env_steps": 0})
+
+    s = summarise(Arm("FT", "rl"), {0: tuned([0.8, 0.82, 0.84]), 1: tuned([0.8, 0.8, 0.86])},
+                  points=[50.0, 100.0], unit="network_calls")
+    assert s.calls == [550, 600] and s.valid_mean == [0.81, 0.85]
     assert ratio_words(4.0, "fewer", "more") == "4.0x fewer"
     assert ratio_words(0.25, "fewer", "more") == "4.0x more"
 
