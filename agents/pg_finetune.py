@@ -433,7 +433,7 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
             writer.add_scalar("charts/SPS", env_steps / max(time.perf_counter() - started, 1e-9), env_steps)
         out_of_budget = (args.max_env_steps and env_steps >= args.max_env_steps) or (
             args.max_seconds and time.perf_counter() - started >= args.max_seconds
-        ) or budget.exhausted(network_calls, train_s)
+        ) or budget.exhausted(network_calls, train_s, time.perf_counter() - started)
         if (out_of_budget or iteration == args.iterations or (args.eval_every and iteration % args.eval_every == 0)
                 or budget.crossed(calls_before, network_calls, s_before, train_s)):
             record = run_eval(iteration)

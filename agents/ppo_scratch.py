@@ -149,7 +149,7 @@ class _EvalCallback(BaseCallback):
         now_s = self.train_s + time.perf_counter() - self.clock
         self.writer.add_scalar("charts/network_calls", self.network_calls, self.model.num_timesteps)
         stop = (a.max_seconds and time.perf_counter() - self.started >= a.max_seconds) or self.budget.exhausted(
-            self.network_calls, now_s)
+            self.network_calls, now_s, time.perf_counter() - self.started)
         if (self.model.num_timesteps >= self.next_eval or stop
                 or self.budget.crossed(calls_before, self.network_calls, s_before, now_s)):
             self.evaluate()
