@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from dis_rl.agents.rl_args import arg, hparams_markdown
 from torch import nn
 
+from dis_rl.agents.rl_args import arg, hparams_markdown
 from dis_rl.model.trm import TRM, Carry
 from dis_rl.registration import make_refine_env
 from dis_rl.rollout import refine_step

@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from dis_rl.agents.rl_args import arg, hparams_markdown
-from dis_rl.agents.sb3_policy import TRMActorCriticPolicy
-from dis_rl.agents.sb3_vecenv import SB3VecEnv
-from dis_rl.envs.core import REFINE_STEPS
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
+from dis_rl.agents.rl_args import arg, hparams_markdown
+from dis_rl.agents.sb3_policy import TRMActorCriticPolicy
+from dis_rl.agents.sb3_vecenv import SB3VecEnv
 from dis_rl.config import DataConfig
+from dis_rl.envs.core import REFINE_STEPS
 from dis_rl.registration import make_refine_env
 from dis_rl.runs import RunBudget, log_evaluation
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from dis_rl.agents.pg_finetune import PGArgs, finetune
-from dis_rl.agents.ppo_scratch import PPOArgs, train_ppo
 
 from dis_rl import runs
+from dis_rl.agents.pg_finetune import PGArgs, finetune
+from dis_rl.agents.ppo_scratch import PPOArgs, train_ppo
 from dis_rl.config import ConfigError, apply_overrides, build_config, locate_config, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")

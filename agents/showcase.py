@@ -18,7 +18,6 @@ def demo_showcase(checkpoint: str | Path | None = None, ws: Sequence[float] = SH
     NQueensRefine-v0 episode (ansi) solved by the guided agent at the best ``w``. Returns a short
     explanation instead when there is no checkpoint (nothing is raised)."""
     from dis_rl.agents.cfg_agent import CFGAgent
-
     from dis_rl.checkpoint import CheckpointError, resolve_checkpoint
     from dis_rl.guidance import sweep_checkpoint
     from dis_rl.registration import make_refine_env

@@ -27,13 +27,13 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
-from dis_rl.agents.sb3_policy import TRMActorCriticPolicy
-from dis_rl.agents.sb3_vecenv import SB3VecEnv
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
 from dis_rl import envs  # noqa: F401  (registers the env ids)
+from dis_rl.agents.sb3_policy import TRMActorCriticPolicy
+from dis_rl.agents.sb3_vecenv import SB3VecEnv
 
 
 class SyntheticRefineVecEnv(VecEnv):

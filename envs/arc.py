@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dis_rl.envs.core import RefineTask, puzzle_sets_for
 from dis_rl.envs.scalar import RefineEnv
 from dis_rl.envs.vector import RefineVectorEnv
-
 from dis_rl.puzzles import arc
 from dis_rl.puzzles.base import PuzzleSet
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from dis_rl.envs.core import RefineTask, puzzle_sets_for
 from dis_rl.envs.scalar import RefineEnv
 from dis_rl.envs.vector import RefineVectorEnv
-
 from dis_rl.puzzles import nqueens
 
 _DEFAULTS = {"num_train": 800, "num_test": 200, "seed": 0, "augment": True, "min_queens": 1, "max_queens": 7}

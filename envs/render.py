@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from dis_rl.envs.core import RefineTask
 
+from dis_rl.envs.core import RefineTask
 from dis_rl.puzzles.render import side_by_side
 
 

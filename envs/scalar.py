@@ -13,6 +13,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.error import ResetNeeded
+
 from dis_rl.envs.core import (
     RENDER_MODES,
     PuzzleDraws,
@@ -23,7 +25,6 @@ from dis_rl.envs.core import (
     pick,
 )
 from dis_rl.envs.render import render_episode
-from gymnasium.error import ResetNeeded
 
 
 class RefineEnv(gym.Env):

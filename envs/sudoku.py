@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dis_rl.envs.core import RefineTask, puzzle_sets_for
 from dis_rl.envs.scalar import RefineEnv
 from dis_rl.envs.vector import RefineVectorEnv
-
 from dis_rl.puzzles import sudoku
 
 _DEFAULTS = {"num_train": 100, "num_test": 20, "seed": 0, "keep_fraction": 1.0, "csv_path": "",

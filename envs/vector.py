@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
 from dis_rl.envs.core import (
     RENDER_MODES,
     SPLITS,
@@ -23,10 +28,6 @@ from dis_rl.envs.core import (
     row_counts,
 )
 from dis_rl.envs.render import render_episode
-from gymnasium.error import ResetNeeded
-from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 NOT_SUBMITTED, UNSCORED, SCORED = -1, 0, 1
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from dis_rl.envs.arc import grid_action, observation_grids, prompt
-from dis_rl.envs.evaluate import evaluate_agent
 
 from dis_rl import envs  # noqa: F401  (registers ARCRefine-v0)
+from dis_rl.envs.arc import grid_action, observation_grids, prompt
+from dis_rl.envs.evaluate import evaluate_agent
 
 TRANSFORMS = {
     "identity": lambda g: g,

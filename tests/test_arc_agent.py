@@ -11,10 +11,10 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from dis_rl.envs.arc import grid_action, observation_grids, prompt
-from dis_rl.envs.evaluate import evaluate_agent
 
 from dis_rl import envs  # noqa: F401  (registers the ids)
+from dis_rl.envs.arc import grid_action, observation_grids, prompt
+from dis_rl.envs.evaluate import evaluate_agent
 from dis_rl.puzzles.arc import decode_grid, encode_grid
 from tests.test_envs import label_of
 

@@ -6,9 +6,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from dis_rl.agents.cfg_agent import CFGAgent
 
 from dis_rl import envs  # noqa: F401  (registers the env ids)
+from dis_rl.agents.cfg_agent import CFGAgent
 from dis_rl.model.trm import TRM, ModelConfig
 
 torch.set_num_threads(1)

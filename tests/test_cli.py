@@ -8,8 +8,8 @@ import argparse
 import numpy as np
 import pytest
 import torch
-from dis_rl.agents.rl_arm import load_rl_config
 
+from dis_rl.agents.rl_arm import load_rl_config
 from dis_rl.cli import build_parser, main, parse_args
 from dis_rl.config import ConfigError
 
@@ -130,9 +130,8 @@ def test_show_accepts_puzzle_ids_as_the_envs_name_them():
 
 
 def test_demo_passes_its_flags_to_the_showcase(monkeypatch, capsys):
-    from dis_rl.agents import showcase
-
     import dis_rl.cli as cli
+    from dis_rl.agents import showcase
 
     seen = {}
     monkeypatch.setattr(cli, "_cmd_train", lambda args: seen.setdefault("train", (args.config, args.overrides)) and 0)

@@ -112,7 +112,6 @@ def tiny_run(tmp_path_factory):
 
 def test_sweep_show_and_export_commands(tiny_run, tmp_path, capsys, monkeypatch):
     from dis_rl.agents.cfg_agent import CFGAgent
-
     from dis_rl.cli import main
 
     monkeypatch.chdir(tmp_path)  # default outputs go under the working directory, never beside the checkpoint
@@ -152,7 +151,6 @@ def test_sweep_show_and_export_commands(tiny_run, tmp_path, capsys, monkeypatch)
 
 def test_demo_showcase(tiny_run, tmp_path):
     from dis_rl.agents.showcase import demo_showcase
-
     from dis_rl.export import export_checkpoint
 
     missing = demo_showcase(tmp_path / "nothing-here")
@@ -162,6 +160,7 @@ def test_demo_showcase(tiny_run, tmp_path):
     assert "best w" in text
     # The outcome the text reports is the agent's: the tiny model solves neither of the first two boards.
     import gymnasium as gym
+
     from dis_rl.agents.cfg_agent import CFGAgent
 
     best_w = float(re.search(r"best w: ([0-9.]+)", text).group(1))
@@ -174,7 +173,6 @@ def test_demo_showcase(tiny_run, tmp_path):
 def test_demo_showcase_shows_the_first_solved_board(tiny_run, tmp_path, monkeypatch):
     from dis_rl.agents.cfg_agent import CFGAgent
     from dis_rl.agents.showcase import demo_showcase
-
     from dis_rl.export import export_checkpoint
 
     run_episode = CFGAgent.run_episode

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+
 from dis_rl.agents.pg_finetune import (
     PGArgs,
     finetune,
@@ -16,7 +17,6 @@ from dis_rl.agents.pg_finetune import (
     returns_to_go,
 )
 from dis_rl.agents.rl_arm import load_rl_config, rl_config_from_dict
-
 from dis_rl.config import ConfigError, config_from_dict
 from dis_rl.evaluate import load_model
 

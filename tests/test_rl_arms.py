@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 import yaml
+
 from dis_rl.agents.ppo_scratch import PPOArgs, train_ppo
 from dis_rl.agents.rl_arm import load_arm, run_arm
-
 from dis_rl.compare import Budget
 from dis_rl.config import DataConfig
 

@@ -9,13 +9,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from dis_rl.agents.sb3_policy import BatchedMultiCategoricalDistribution, TRMActorCriticPolicy, TRMMaskablePolicy
-from dis_rl.agents.sb3_vecenv import SB3VecEnv
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
 from dis_rl import envs  # noqa: F401
+from dis_rl.agents.sb3_policy import BatchedMultiCategoricalDistribution, TRMActorCriticPolicy, TRMMaskablePolicy
+from dis_rl.agents.sb3_vecenv import SB3VecEnv
 
 torch.set_num_threads(1)
 EXTRACTOR = {"features_extractor_kwargs": {"hidden": 16, "layers": 1, "heads": 2}}

@@ -94,9 +94,10 @@ def test_vector_errors():
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_sb3_adapter_with_ppo_and_maskable_ppo(env_id):
-    from dis_rl.agents.sb3_vecenv import SB3VecEnv
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
+
+    from dis_rl.agents.sb3_vecenv import SB3VecEnv
 
     vec = SB3VecEnv(make_vec(env_id, 4, action_mode="edit", max_steps=8))
     small = dict(n_steps=8, batch_size=32, n_epochs=1, seed=0, device="cpu")
