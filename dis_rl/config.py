@@ -428,8 +428,8 @@ def _set_override(tree: dict, dotted: str, raw: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {dotted}: {part} is not a section")
-    try:
-        node[parts[-1]] = yaml.safe_load(raw)
+    try:  # `key=` is the empty string: a shell turns `key=''` into it, and YAML would read None
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
     except (yaml.YAMLError, ValueError, RecursionError) as err:
         raise ConfigError(f"override {dotted}: {raw!r} is not a YAML value ({str(err)[:200]})") from None
 

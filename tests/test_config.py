@@ -54,6 +54,10 @@ def test_overrides_presets_and_round_trip(tmp_path):
     assert cfg.train.lr == 3e-4 and cfg.model.hidden == 256 and cfg.model.layers == 2
     save_config(cfg, tmp_path / "c.yaml")
     assert load_config(tmp_path / "c.yaml") == cfg
+    # `key=''` reaches us as `key=` once a shell has removed the quotes: the empty string, not None
+    assert config_from_dict({}, ["data.cache_dir="]).data.cache_dir == ""
+    with pytest.raises(ConfigError, match="train.lr: expected a number"):
+        config_from_dict({}, ["train.lr="])
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
