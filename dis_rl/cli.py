@@ -134,7 +134,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     register_compare_arms()  # RL arm kinds: ppo_scratch, pg_finetune
 
-    compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh)
+    compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh, finished=args.finished)
     return 0
 
 
@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     _overrides(p, "seeds=1 budget.network_calls=2000000")
     p.add_argument("--fresh", action="store_true",
                    help="retrain arms even if a finished run with the same config exists")
+    p.add_argument("--finished", action="store_true",
+                   help="train nothing: tables and plot of the arm x seeds finished so far (safe beside a "
+                        "running compare of the same file)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = _command(sub, "rl", _cmd_rl, "run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",

@@ -22,7 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dis_rl.arms import ARM_KINDS, ARM_LOADERS, ArmRun, register_arm_kind  # noqa: F401 (re-exported)
@@ -352,33 +352,39 @@ def reach_table(arms: list[Arm], results: dict[str, dict[int, ArmRun]], reach: f
     """Per arm: final valid % and the network calls at the first evaluation reaching ``reach`` valid,
     each as seed mean [min-max]; seeds that never reach it are counted, not averaged."""
     pct = f"{100 * reach:g}"
-    lines = [f"| arm | seeds | final valid % | calls to reach {pct}% valid | seeds reaching {pct}% | note |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [f"| arm | seeds | final valid % | calls to reach {pct}% valid | seeds reaching {pct}% | "
+             "training s per run | note |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     for arm in arms:
         runs = results[arm.name]
         final = [100 * r.evals[-1]["valid"] for r in runs.values() if r.evals]
         calls = [next((e["network_calls"] for e in r.evals if e["valid"] >= reach), None) for r in runs.values()]
         reached = [c for c in calls if c is not None]
-        lines.append(f"| {arm.name} | {len(runs)} | {_spread(final, '{:.1f}') if final else '-'} | "
+        seconds = [r.evals[-1]["train_s"] for r in runs.values() if r.evals]
+        lines.append(f"| {arm.name} | {', '.join(map(str, sorted(runs)))} | "
+                     f"{_spread(final, '{:.1f}') if final else '-'} | "
                      f"{_spread(reached, '{:,.0f}') if reached else 'not reached'} | {len(reached)}/{len(runs)} | "
-                     f"{arm.note} |")
+                     f"{_mean(seconds):.0f} | {arm.note} |")
     return "\n".join(lines)
 
 
 def write_report(path: Path, cfg: CompareConfig, source: Path, overrides: list[str] | None, table: str,
-                 wall_s: float) -> Path:
+                 wall_s: float, finished: bool = False) -> Path:
     """The reach table with its provenance (command, commit, seeds, machine, wall time)."""
     import platform
 
     from dis_rl.checkpoint import git_commit
 
-    command = " ".join(["dis-rl compare", str(source), *(overrides or [])])
+    command = " ".join(["dis-rl compare", str(source), *(overrides or []), *(["--finished"] if finished else [])])
     budget = (f"{cfg.budget.network_calls:,} network calls" if cfg.budget.network_calls
               else f"{cfg.budget.seconds:g} training s")
-    text = (f"# {cfg.name}\n\nCommand: `{command}`; commit {git_commit()}; seeds {cfg.seed_list}; budget {budget} "
+    seeds = (f"seeds: the finished ones of {cfg.seed_list}, per arm in the table" if finished
+             else f"seeds {cfg.seed_list}")
+    wall = ("the command read finished runs (each run's training time is in the table)" if finished else
+            f"wall time of the command {wall_s / 60:.0f} min (arm x seeds reused from an earlier run add none)")
+    text = (f"# {cfg.name}\n\nCommand: `{command}`; commit {git_commit()}; {seeds}; budget {budget} "
             f"per arm x seed, {cfg.eval_points} evaluations ({cfg.eval_spacing}); machine: {platform.machine()} "
-            f"with {os.cpu_count()} CPUs; wall time of the command {wall_s / 60:.0f} min "
-            f"(arm x seeds reused from an earlier run add none). Plot: {Path(cfg.out_dir) / cfg.name / 'compare.png'} "
+            f"with {os.cpu_count()} CPUs; {wall}. Plot: {Path(cfg.out_dir) / cfg.name / 'compare.png'} "
             f"(valid % vs network calls, seed mean and min-max band).\n\n"
             f"{table}\n")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -441,21 +447,30 @@ class CompareResult:
 
 
 def compare(path: str | Path, overrides: list[str] | None = None, progress: bool = True,
-            fresh: bool = False, log: Callable[[str], None] = print) -> CompareResult:
+            fresh: bool = False, log: Callable[[str], None] = print, finished: bool = False) -> CompareResult:
     """Run every arm x seed (reusing finished ones unless ``fresh``) and write plot, tables and
-    TensorBoard scalars; ``log`` receives progress lines and, last, the verdict line."""
+    TensorBoard scalars; ``log`` receives progress lines and, last, the verdict line. With
+    ``finished`` nothing trains: the tables and plot cover the arm x seeds that have finished (a
+    look at a long comparison while it runs, or a report of one that was stopped)."""
     started = time.perf_counter()
     cfg, base_dir = load_compare_config(path, overrides)
+    if finished and fresh:
+        raise ConfigError("--finished reads finished runs and --fresh retrains them: pass one of the two")
     runs = {arm.name: {seed: arm_run_config(cfg, arm, seed, base_dir) for seed in cfg.seed_list} for arm in cfg.arms}
     run_dir = Path(cfg.out_dir) / cfg.name
     check_creatable(run_dir)  # before any arm trains
     results: dict[str, dict[int, ArmRun]] = {}
-    with folder_lock(run_dir, "compare"):  # a second compare here would wipe the arm folders this one writes
-        for arm in cfg.arms:
-            results[arm.name] = {}
-            for seed, run in runs[arm.name].items():
-                arm_dir = run_dir / "arms" / arm.name / f"seed{seed}"
-                results[arm.name][seed] = _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
+    if finished:  # reads arm folders only, so it may run beside the compare that writes them
+        results = _read_finished(cfg, runs, run_dir, log)
+    else:
+        with folder_lock(run_dir, "compare"):  # a second compare here would wipe the arm folders this one writes
+            for arm in cfg.arms:
+                results[arm.name] = {}
+                for seed, run in runs[arm.name].items():
+                    arm_dir = run_dir / "arms" / arm.name / f"seed{seed}"
+                    results[arm.name][seed] = _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
+    arms = [arm for arm in cfg.arms if results.get(arm.name)]
+    cfg = replace(cfg, arms=arms)
     unit = "network_calls" if cfg.budget.network_calls else "train_s"
     summaries = [summarise(arm, results[arm.name], cfg.points(), unit) for arm in cfg.arms]
     base, cont = cfg.role("baseline"), cfg.role("contender")
@@ -467,7 +482,7 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
         table += f"\n\nPer seed, the first evaluation at or above {100 * cfg.reach:g}% valid:\n\n{reach}"
         if cfg.report:
             wall_s = time.perf_counter() - started
-            log(f"report: {write_report(Path(cfg.report), cfg, Path(path), overrides, reach, wall_s)}")
+            log(f"report: {write_report(Path(cfg.report), cfg, Path(path), overrides, reach, wall_s, finished)}")
     (run_dir / "compare.md").write_text(table + "\n")
     plot = plot_comparison(summaries, run_dir / "compare.png", verdict_.target if verdict_ else None,
                            log_x=cfg.eval_spacing == "log")
@@ -480,17 +495,50 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     return CompareResult(run_dir, summaries, verdict_, table, plot)
 
 
+def _read_finished(cfg: CompareConfig, runs: dict, run_dir: Path,
+                   log: Callable[[str], None]) -> dict[str, dict[int, ArmRun]]:
+    """The finished arm x seeds (same resolved config) of a comparison; the others are listed."""
+    results, missing = {}, []
+    for arm in cfg.arms:
+        results[arm.name] = {}
+        for seed, run in runs[arm.name].items():
+            done = _finished(run, run_dir / "arms" / arm.name / f"seed{seed}")
+            if done is None:
+                missing.append(f"{arm.name} seed {seed}")
+            else:
+                results[arm.name][seed] = done
+    if not any(results.values()):
+        raise ConfigError(f"--finished: no arm x seed of {cfg.name} has finished in {run_dir / 'arms'} "
+                          f"(with this config); run the comparison without --finished")
+    if missing:
+        log(f"--finished: {len(missing)} arm x seed(s) not finished, left out: {', '.join(missing)}")
+    return results
+
+
+def _finished(run: RunConfig, arm_dir: Path) -> ArmRun | None:
+    """The saved result of a finished arm x seed whose resolved config is ``run``'s, else None."""
+    done = arm_dir / "arm_result.json"
+    if not done.is_file():
+        return None
+    try:
+        saved = json.loads(done.read_text())
+    except (OSError, ValueError):
+        return None  # half-written or damaged: the arm x seed counts as unfinished (and retrains)
+    if not isinstance(saved, dict) or saved.get("config") != json.loads(json.dumps(run.to_dict())):
+        return None
+    return ArmRun(**saved["run"])
+
+
 def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh: bool,
                   log: Callable[[str], None]) -> ArmRun:
     """A finished arm x seed with the same resolved config is read back, so an interrupted
     comparison continues where it stopped."""
     done = arm_dir / "arm_result.json"
     resolved = json.loads(json.dumps(run.to_dict()))
-    if not fresh and done.is_file():
-        saved = json.loads(done.read_text())
-        if saved.get("config") == resolved:
-            log(f"[{arm.name}] reusing {done}")
-            return ArmRun(**saved["run"])
+    reused = None if fresh else _finished(run, arm_dir)
+    if reused is not None:
+        log(f"[{arm.name}] reusing {done}")
+        return reused
     if arm_dir.exists():
         import shutil
 

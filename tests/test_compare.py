@@ -158,8 +158,8 @@ def test_reach_table_reads_each_seed_and_counts_misses(tmp_path):
                "slow": {0: run([0.1, 0.5, 0.7]), 1: run([0.2, 0.6, 0.81])}}
     table = reach_table(arms, results, 0.8)
     fast, slow = table.splitlines()[2:]
-    assert "| fast | 2 | 92.5 [90.0-95.0] | 1,500 [1,000-2,000] | 2/2 | paper: fast |" == fast
-    assert "| slow | 2 | 75.5 [70.0-81.0] | 3,000 | 1/2 |" in slow
+    assert "| fast | 0, 1 | 92.5 [90.0-95.0] | 1,500 [1,000-2,000] | 2/2 | 1 | paper: fast |" == fast
+    assert "| slow | 0, 1 | 75.5 [70.0-81.0] | 3,000 | 1/2 | 1 |" in slow
     cfg = CompareConfig(name="abl", budget=Budget(network_calls=3000), reach=0.8, arms=arms)
     text = write_report(tmp_path / "r" / "abl.md", cfg, tmp_path / "abl.yaml", ["seeds=2"], table, 120.0).read_text()
     assert "dis-rl compare" in text and "seeds=2" in text and "seeds [0, 1, 2]" in text and table in text
@@ -168,3 +168,23 @@ def test_reach_table_reads_each_seed_and_counts_misses(tmp_path):
         path.write_text(yaml.safe_dump({"budget": {"network_calls": 10}, "report": "x.md",
                                         "arms": [{"name": "a", "kind": "dis", "config": "x.yaml"}]}))
         load_compare_config(path)
+
+
+def test_finished_reports_what_has_finished_and_trains_nothing(tmp_path, capsys):
+    path = write_arms(tmp_path, seeds=2)
+    spec = yaml.safe_load(path.read_text())
+    with pytest.raises(ConfigError, match="no arm x seed of cmp has finished"):
+        compare(path, progress=False, log=lambda _: None, finished=True)
+    # finish DIS seed 0 only (a one-seed, one-arm compare of the same arm into the same folder)
+    only = {**spec, "seeds": [0], "arms": spec["arms"][:1]}
+    (tmp_path / "only.yaml").write_text(yaml.safe_dump(only))
+    compare(tmp_path / "only.yaml", progress=False, log=lambda _: None)
+    arms = tmp_path / "runs" / "cmp" / "arms"
+    before = sorted(p.relative_to(arms) for p in arms.rglob("*"))
+    lines = []
+    result = compare(path, progress=False, log=lines.append, finished=True)
+    assert [s.name for s in result.summaries] == ["DIS"] and result.summaries[0].seeds == [0]
+    assert any("not finished, left out: DIS seed 1, TRM seed 0, TRM seed 1" in line for line in lines)
+    assert sorted(p.relative_to(arms) for p in arms.rglob("*")) == before  # nothing trained or removed
+    assert main(["compare", str(path), "--finished", "--fresh"]) == 2
+    assert "pass one of the two" in capsys.readouterr().err
