@@ -3,9 +3,10 @@
     python benchmarks/sudoku_generator.py --num 8 --target-rating 82 --harden-steps 100 \\
         --hard ../shared/data/sudoku_hard/magictour_top1465.csv --hard-sample 300 [--figure out.png]
 
-Generates ``--num`` puzzles (keep_fraction 1: every candidate is kept) with and without the
-hill-climb, rates a seeded sample of the hard list with the same rating (`puzzle_rating`: dead ends
-of the whole search tree), and prints generation rates, medians and histograms.
+Generates ``--num`` plain minimal puzzles (every candidate kept) and ``--num`` hill-climbed ones
+(the hardest ``--keep-fraction`` of the candidates, each climbed toward ``--target-rating``),
+rates a seeded sample of the hard list with the same rating (`puzzle_rating`: dead ends of the
+whole search tree), and prints generation rates, medians and histograms.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target-rating", type=int, default=82)
     parser.add_argument("--harden-steps", type=int, default=100)
+    parser.add_argument("--keep-fraction", type=float, default=1.0,
+                        help="hill-climbed row: climb the hardest this fraction of the candidates")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--hard", default="")
     parser.add_argument("--hard-sample", type=int, default=300)
@@ -33,11 +36,13 @@ def main() -> None:
 
     rows = {}
     for label, options in (("plain minimal", {}),
-                           (f"hill-climbed to {args.target_rating} (<= {args.harden_steps} steps)",
-                            {"target_rating": args.target_rating, "harden_steps": args.harden_steps})):
+                           (f"hardest {args.keep_fraction:g} hill-climbed to {args.target_rating} "
+                            f"(<= {args.harden_steps} steps)",
+                            {"target_rating": args.target_rating, "harden_steps": args.harden_steps,
+                             "keep_fraction": args.keep_fraction})):
         start = time.perf_counter()
-        puzzles, _ = generate_with_report(args.num, seed=args.seed, keep_fraction=1.0, workers=args.workers,
-                                          **options)
+        puzzles, _ = generate_with_report(args.num, seed=args.seed, workers=args.workers,
+                                          **{"keep_fraction": 1.0, **options})
         seconds = time.perf_counter() - start
         ratings = puzzles.extras["rating"].astype(int)
         rows[label] = ratings
