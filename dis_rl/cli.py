@@ -63,7 +63,8 @@ def _cmd_data_sudoku(args: argparse.Namespace) -> int:
 
     puzzles, report = generate_with_report(args.num, seed=args.seed, keep_fraction=args.keep_fraction,
                                            workers=args.workers, target_rating=args.target_rating,
-                                           harden_steps=args.harden_steps, blanks=args.blanks)
+                                           harden_steps=args.harden_steps, blanks=args.blanks,
+                                           progress=not args.no_progress)
     print(report)
     print(f"wrote {write_csv(puzzles, args.out)}")
     return 0
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blanks", type=int, default=0,
                    help="easy puzzles with this many blanks instead of minimal ones (0: minimal)")
     p.add_argument("--workers", type=int, default=1, help="generator processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = _command(sub, "sweep-w", _cmd_sweep_w, "sweep the guidance scale w on a checkpoint's test puzzles",
                  "Accuracy, advantage margin and Hamming contraction per step for each w; saves markdown, CSV, "

@@ -275,7 +275,7 @@ def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
         questions, answers, rating = cached
     else:
         puzzles, report = generate_with_report(total, seed=cfg.seed, keep_fraction=cfg.keep_fraction,
-                                               workers=cfg.workers, **difficulty)
+                                               workers=cfg.workers, progress=sys.stderr.isatty(), **difficulty)
         print(f"Sudoku generator: {report}", file=sys.stderr)
         questions = puzzles.inputs.astype(np.int64) - 1
         answers = puzzles.labels.astype(np.int64) - 1

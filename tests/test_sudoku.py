@@ -101,6 +101,9 @@ def test_generator_unique_hard_and_seeded():
     assert puzzles.extras["rating"].min() >= report.min_kept_rating
     again = generate_with_report(6, seed=3, keep_fraction=0.5)[0]
     np.testing.assert_array_equal(puzzles.inputs, again.inputs)
+    # two worker processes and a progress bar give the same puzzles, in the same order
+    pooled = generate_with_report(6, seed=3, keep_fraction=0.5, workers=2, progress=True)[0]
+    np.testing.assert_array_equal(puzzles.inputs, pooled.inputs)
 
 
 def test_generator_difficulty_controls():

@@ -279,13 +279,26 @@ def _hardened(args: tuple[int, int, list[int], list[int], int, int]) -> tuple[li
     return puzzle, solution, rating
 
 
-def _map(fn, jobs: list, workers: int) -> list:
-    if workers > 1:
-        import multiprocessing as mp
+def _map(fn, jobs: list, workers: int, desc: str = "", progress: bool = False) -> list:
+    """``[fn(job) for job in jobs]``, in order, over ``workers`` processes; a bar when ``progress``
+    (a hill-climb to a high rating takes seconds per puzzle)."""
+    from tqdm.auto import tqdm
 
-        with mp.get_context("fork").Pool(workers) as pool:
-            return pool.map(fn, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
-    return [fn(job) for job in jobs]
+    out = []
+    with tqdm(total=len(jobs), desc=desc, unit="puzzle", disable=not progress, dynamic_ncols=True) as bar:
+        if workers > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(workers) as pool:
+                chunk = max(1, min(16, len(jobs) // (4 * workers)))
+                for result in pool.imap(fn, jobs, chunksize=chunk):
+                    out.append(result)
+                    bar.update()
+        else:
+            for job in jobs:
+                out.append(fn(job))
+                bar.update()
+    return out
 
 
 @dataclass
@@ -322,7 +335,7 @@ def _histogram(ratings: np.ndarray) -> dict[str, int]:
 
 def generate_with_report(
     num: int, seed: int = 0, keep_fraction: float = 0.1, workers: int = 1, name: str | None = None,
-    target_rating: int = 0, harden_steps: int = 100, blanks: int = 0,
+    target_rating: int = 0, harden_steps: int = 100, blanks: int = 0, progress: bool = False,
 ) -> tuple[PuzzleSet, GenerateReport]:
     """`num` puzzles with unique solutions: ``ceil(num / keep_fraction)`` random candidates are
     generated and the `num` hardest kept (ties: generation order). A candidate is a random minimal
@@ -339,14 +352,15 @@ def generate_with_report(
                          f"{target_rating}, {harden_steps}, {blanks}")
     total = math.ceil(num / keep_fraction)
     start = time.perf_counter()
-    results = _map(_candidate, [(seed, i, blanks) for i in range(total)], workers)
+    results = _map(_candidate, [(seed, i, blanks) for i in range(total)], workers, "sudoku candidates", progress)
     ratings = np.array([r for _, _, r in results], dtype=np.int64)
     order = np.argsort(-ratings, kind="stable")[:num]
     order.sort()
     chosen = [results[i] for i in order]
     if target_rating:  # only the kept candidates climb: they start from the hardest ratings
         chosen = _map(_hardened, [(seed, int(i), p, sol, target_rating, harden_steps)
-                                  for i, (p, sol, _) in zip(order, chosen)], workers)
+                                  for i, (p, sol, _) in zip(order, chosen)], workers,
+                      f"sudoku hill-climb to {target_rating}", progress)
     seconds = time.perf_counter() - start
     questions = np.array([c[0] for c in chosen], dtype=np.int64).reshape(-1, SEQ_LEN)
     answers = np.array([c[1] for c in chosen], dtype=np.int64).reshape(-1, SEQ_LEN)
