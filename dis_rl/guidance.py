@@ -30,7 +30,7 @@ from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
 from dis_rl.puzzles.base import PAD, ExampleSource, uncrop
 from dis_rl.rollout import guided_logits, rollout
-from dis_rl.runs import default_output, run_folder_of  # noqa: F401  (their home; kept importable here)
+from dis_rl.runs import default_output
 
 
 def advantage_margin(
