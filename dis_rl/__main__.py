@@ -4,4 +4,5 @@ import sys
 
 from dis_rl.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned worker (compare --jobs) imports it
+    sys.exit(main())

@@ -135,7 +135,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     register_compare_arms()  # RL arm kinds: ppo_scratch, pg_finetune
 
-    compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh, finished=args.finished)
+    compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh, finished=args.finished,
+            jobs=args.jobs, initializer=register_compare_arms)
     return 0
 
 
@@ -298,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finished", action="store_true",
                    help="train nothing: tables and plot of the arm x seeds finished so far (safe beside a "
                         "running compare of the same file)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train this many arm x seeds at once, each in its own process (with train.threads=1, "
+                        "up to one per core; no progress bars)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = _command(sub, "rl", _cmd_rl, "run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",

@@ -447,15 +447,21 @@ class CompareResult:
 
 
 def compare(path: str | Path, overrides: list[str] | None = None, progress: bool = True,
-            fresh: bool = False, log: Callable[[str], None] = print, finished: bool = False) -> CompareResult:
+            fresh: bool = False, log: Callable[[str], None] = print, finished: bool = False,
+            jobs: int = 1, initializer: Callable[[], None] | None = None) -> CompareResult:
     """Run every arm x seed (reusing finished ones unless ``fresh``) and write plot, tables and
     TensorBoard scalars; ``log`` receives progress lines and, last, the verdict line. With
     ``finished`` nothing trains: the tables and plot cover the arm x seeds that have finished (a
-    look at a long comparison while it runs, or a report of one that was stopped)."""
+    look at a long comparison while it runs, or a report of one that was stopped). ``jobs > 1``
+    trains that many arm x seeds at once in worker processes (no progress bars), each with its
+    config's ``train.threads``; ``initializer`` runs in each worker first (it registers arm kinds
+    that live above this module, e.g. the RL arms)."""
     started = time.perf_counter()
     cfg, base_dir = load_compare_config(path, overrides)
     if finished and fresh:
         raise ConfigError("--finished reads finished runs and --fresh retrains them: pass one of the two")
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
     runs = {arm.name: {seed: arm_run_config(cfg, arm, seed, base_dir) for seed in cfg.seed_list} for arm in cfg.arms}
     run_dir = Path(cfg.out_dir) / cfg.name
     check_creatable(run_dir)  # before any arm trains
@@ -464,11 +470,14 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
         results = _read_finished(cfg, runs, run_dir, log)
     else:
         with folder_lock(run_dir, "compare"):  # a second compare here would wipe the arm folders this one writes
-            for arm in cfg.arms:
-                results[arm.name] = {}
-                for seed, run in runs[arm.name].items():
-                    arm_dir = run_dir / "arms" / arm.name / f"seed{seed}"
-                    results[arm.name][seed] = _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
+            todo = [(arm, seed, run, run_dir / "arms" / arm.name / f"seed{seed}")
+                    for arm in cfg.arms for seed, run in runs[arm.name].items()]
+            if jobs == 1:
+                done = {(arm.name, seed): _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
+                        for arm, seed, run, arm_dir in todo}
+            else:
+                done = _run_in_workers(todo, jobs, fresh, log, initializer)
+            results = {arm.name: {seed: done[arm.name, seed] for seed in runs[arm.name]} for arm in cfg.arms}
     arms = [arm for arm in cfg.arms if results.get(arm.name)]
     cfg = replace(cfg, arms=arms)
     unit = "network_calls" if cfg.budget.network_calls else "train_s"
@@ -527,6 +536,38 @@ def _finished(run: RunConfig, arm_dir: Path) -> ArmRun | None:
     if not isinstance(saved, dict) or saved.get("config") != json.loads(json.dumps(run.to_dict())):
         return None
     return ArmRun(**saved["run"])
+
+
+def _run_in_workers(todo: list, jobs: int, fresh: bool, log: Callable[[str], None],
+                    initializer: Callable[[], None] | None) -> dict[tuple[str, int], ArmRun]:
+    """The arm x seeds of ``todo`` (arm, seed, run, arm_dir): finished ones read here, the others
+    trained ``jobs`` at a time in fresh (spawned) processes; results do not depend on ``jobs``."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    done, pending = {}, []
+    for arm, seed, run, arm_dir in todo:
+        reused = None if fresh else _finished(run, arm_dir)
+        if reused is not None:
+            log(f"[{arm.name}] reusing {arm_dir / 'arm_result.json'}")
+            done[arm.name, seed] = reused
+        else:
+            pending.append((arm, seed, run, arm_dir))
+    if not pending:
+        return done
+    log(f"training {len(pending)} arm x seed(s), {min(jobs, len(pending))} at a time")
+    with ProcessPoolExecutor(min(jobs, len(pending)), mp_context=mp.get_context("spawn"),
+                             initializer=initializer) as pool:
+        futures = {pool.submit(_run_or_reuse, arm, run, arm_dir, False, True, _print_flushed): (arm.name, seed)
+                   for arm, seed, run, arm_dir in pending}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()  # a worker's error stops the comparison here
+    return done
+
+
+def _print_flushed(line: str) -> None:
+    """A worker's log: whole lines, flushed, so parallel arms interleave by line."""
+    print(line, flush=True)
 
 
 def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh: bool,

@@ -188,3 +188,22 @@ def test_finished_reports_what_has_finished_and_trains_nothing(tmp_path, capsys)
     assert sorted(p.relative_to(arms) for p in arms.rglob("*")) == before  # nothing trained or removed
     assert main(["compare", str(path), "--finished", "--fresh"]) == 2
     assert "pass one of the two" in capsys.readouterr().err
+
+
+def test_jobs_train_arms_in_parallel_with_the_same_results(tmp_path):
+    """Two worker processes give the arm x seeds one process gives (training is deterministic), and a
+    second run reuses them."""
+    path = write_arms(tmp_path, seeds=2)
+    serial = compare(path, progress=False, log=lambda _: None)
+    spec = yaml.safe_load(path.read_text())
+    (tmp_path / "par.yaml").write_text(yaml.safe_dump({**spec, "out_dir": str(tmp_path / "par")}))
+    lines = []
+    parallel = compare(tmp_path / "par.yaml", progress=False, log=lines.append, jobs=2)
+    assert "training 4 arm x seed(s), 2 at a time" in lines
+    for a, b in zip(serial.summaries, parallel.summaries):
+        assert (a.name, a.seeds, a.calls, a.valid_mean) == (b.name, b.seeds, b.calls, b.valid_mean)
+    lines.clear()
+    compare(tmp_path / "par.yaml", progress=False, log=lines.append, jobs=2)
+    assert sum("reusing" in line for line in lines) == 4
+    with pytest.raises(ConfigError, match="jobs must be >= 1"):
+        compare(path, progress=False, log=lambda _: None, jobs=0)
