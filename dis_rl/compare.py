@@ -465,20 +465,20 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     runs = {arm.name: {seed: arm_run_config(cfg, arm, seed, base_dir) for seed in cfg.seed_list} for arm in cfg.arms}
     run_dir = Path(cfg.out_dir) / cfg.name
     check_creatable(run_dir)  # before any arm trains
-    results: dict[str, dict[int, ArmRun]] = {}
+    todo = [(arm, seed, run, run_dir / "arms" / arm.name / f"seed{seed}")
+            for arm in cfg.arms for seed, run in runs[arm.name].items()]
     if finished:  # reads arm folders only, so it may run beside the compare that writes them
-        results = _read_finished(cfg, runs, run_dir, log)
+        done = _read_finished(todo, cfg.name, run_dir, log)
     else:
         with folder_lock(run_dir, "compare"):  # a second compare here would wipe the arm folders this one writes
-            todo = [(arm, seed, run, run_dir / "arms" / arm.name / f"seed{seed}")
-                    for arm in cfg.arms for seed, run in runs[arm.name].items()]
             if jobs == 1:
                 done = {(arm.name, seed): _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
                         for arm, seed, run, arm_dir in todo}
             else:
                 done = _run_in_workers(todo, jobs, fresh, log, initializer)
-            results = {arm.name: {seed: done[arm.name, seed] for seed in runs[arm.name]} for arm in cfg.arms}
-    arms = [arm for arm in cfg.arms if results.get(arm.name)]
+    results = {arm.name: {seed: done[arm.name, seed] for seed in runs[arm.name] if (arm.name, seed) in done}
+               for arm in cfg.arms}
+    arms = [arm for arm in cfg.arms if results[arm.name]]
     cfg = replace(cfg, arms=arms)
     unit = "network_calls" if cfg.budget.network_calls else "train_s"
     summaries = [summarise(arm, results[arm.name], cfg.points(), unit) for arm in cfg.arms]
@@ -504,24 +504,22 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     return CompareResult(run_dir, summaries, verdict_, table, plot)
 
 
-def _read_finished(cfg: CompareConfig, runs: dict, run_dir: Path,
-                   log: Callable[[str], None]) -> dict[str, dict[int, ArmRun]]:
-    """The finished arm x seeds (same resolved config) of a comparison; the others are listed."""
-    results, missing = {}, []
-    for arm in cfg.arms:
-        results[arm.name] = {}
-        for seed, run in runs[arm.name].items():
-            done = _finished(run, run_dir / "arms" / arm.name / f"seed{seed}")
-            if done is None:
-                missing.append(f"{arm.name} seed {seed}")
-            else:
-                results[arm.name][seed] = done
-    if not any(results.values()):
-        raise ConfigError(f"--finished: no arm x seed of {cfg.name} has finished in {run_dir / 'arms'} "
+def _read_finished(todo: list, name: str, run_dir: Path,
+                   log: Callable[[str], None]) -> dict[tuple[str, int], ArmRun]:
+    """The finished arm x seeds (same resolved config) of ``todo``; the others are listed."""
+    done, missing = {}, []
+    for arm, seed, run, arm_dir in todo:
+        result = _finished(run, arm_dir)
+        if result is None:
+            missing.append(f"{arm.name} seed {seed}")
+        else:
+            done[arm.name, seed] = result
+    if not done:
+        raise ConfigError(f"--finished: no arm x seed of {name} has finished in {run_dir / 'arms'} "
                           f"(with this config); run the comparison without --finished")
     if missing:
         log(f"--finished: {len(missing)} arm x seed(s) not finished, left out: {', '.join(missing)}")
-    return results
+    return done
 
 
 def _finished(run: RunConfig, arm_dir: Path) -> ArmRun | None:
@@ -547,9 +545,8 @@ def _run_in_workers(todo: list, jobs: int, fresh: bool, log: Callable[[str], Non
 
     done, pending = {}, []
     for arm, seed, run, arm_dir in todo:
-        reused = None if fresh else _finished(run, arm_dir)
+        reused = _reuse(arm, run, arm_dir, fresh, log)
         if reused is not None:
-            log(f"[{arm.name}] reusing {arm_dir / 'arm_result.json'}")
             done[arm.name, seed] = reused
         else:
             pending.append((arm, seed, run, arm_dir))
@@ -570,15 +567,20 @@ def _print_flushed(line: str) -> None:
     print(line, flush=True)
 
 
+def _reuse(arm: Arm, run: RunConfig, arm_dir: Path, fresh: bool, log: Callable[[str], None]) -> ArmRun | None:
+    """The finished result to reuse (logged), or None when the arm x seed must train."""
+    reused = None if fresh else _finished(run, arm_dir)
+    if reused is not None:
+        log(f"[{arm.name}] reusing {arm_dir / 'arm_result.json'}")
+    return reused
+
+
 def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh: bool,
                   log: Callable[[str], None]) -> ArmRun:
     """A finished arm x seed with the same resolved config is read back, so an interrupted
     comparison continues where it stopped."""
-    done = arm_dir / "arm_result.json"
-    resolved = json.loads(json.dumps(run.to_dict()))
-    reused = None if fresh else _finished(run, arm_dir)
+    reused = _reuse(arm, run, arm_dir, fresh, log)
     if reused is not None:
-        log(f"[{arm.name}] reusing {done}")
         return reused
     if arm_dir.exists():
         import shutil
@@ -590,5 +592,6 @@ def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh
     final = result.evals[-1] if result.evals else {}
     log(f"[{arm.name} seed {seed}] valid {100 * final.get('valid', 0):.1f}% after "
         f"{final.get('network_calls', 0):,.0f} calls, {final.get('train_s', 0):.0f}s training")
-    done.write_text(json.dumps({"config": resolved, "run": asdict(result)}))
+    resolved = json.loads(json.dumps(run.to_dict()))
+    (arm_dir / "arm_result.json").write_text(json.dumps({"config": resolved, "run": asdict(result)}))
     return result

@@ -282,22 +282,18 @@ def _hardened(args: tuple[int, int, list[int], list[int], int, int]) -> tuple[li
 def _map(fn, jobs: list, workers: int, desc: str = "", progress: bool = False) -> list:
     """``[fn(job) for job in jobs]``, in order, over ``workers`` processes; a bar when ``progress``
     (a hill-climb to a high rating takes seconds per puzzle)."""
+    import multiprocessing as mp
+    from contextlib import nullcontext
+
     from tqdm.auto import tqdm
 
     out = []
-    with tqdm(total=len(jobs), desc=desc, unit="puzzle", disable=not progress, dynamic_ncols=True) as bar:
-        if workers > 1:
-            import multiprocessing as mp
-
-            with mp.get_context("fork").Pool(workers) as pool:
-                chunk = max(1, min(16, len(jobs) // (4 * workers)))
-                for result in pool.imap(fn, jobs, chunksize=chunk):
-                    out.append(result)
-                    bar.update()
-        else:
-            for job in jobs:
-                out.append(fn(job))
-                bar.update()
+    pool = mp.get_context("fork").Pool(workers) if workers > 1 else nullcontext()
+    with pool, tqdm(total=len(jobs), desc=desc, unit="puzzle", disable=not progress, dynamic_ncols=True) as bar:
+        chunk = max(1, min(16, len(jobs) // (4 * workers)))
+        for result in pool.imap(fn, jobs, chunksize=chunk) if workers > 1 else map(fn, jobs):
+            out.append(result)
+            bar.update()
     return out
 
 
