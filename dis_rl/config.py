@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from dis_rl.puzzles.answers import ANSWER_TARGETS
 from dis_rl.runs import check_run_name
 
 
@@ -190,6 +191,7 @@ class TrainConfig:
     path_cells: str = "scored"  # path cells: scored (dis-rl) | canvas (public DIS code: whole canvas, PAD scored)
     step_weights: str = "linear"  # DIS loss weight of step s: linear s/N (paper) | uniform (public DIS code)
     dis_loss: str = "single"  # single CE(l_c^s, y_s) (paper's choice) | dual: + CE(l_u^s, y_{s-1}) (paper's L_Dual)
+    answer_target: str = "label"  # puzzles with several answers: label | nearest (to the model's prediction) | canonical
     step_input: str = "input"  # what each step embeds: input (paper) | prediction (public DIS code)
     p_uncond: float = 0.0  # classifier-free dropout: share of examples whose step skips the reasoning update
     loss: str = "softmax"  # softmax | stablemax
@@ -249,6 +251,7 @@ class TrainConfig:
             "step_weights": ("linear", "uniform"),
             "dis_loss": ("single", "dual"),
             "step_input": ("input", "prediction"),
+            "answer_target": ANSWER_TARGETS,
             "loss": ("softmax", "stablemax"),
             "optimizer": ("adamw", "adam_atan2"),
             "lr_schedule": ("constant", "cosine"),

@@ -59,6 +59,16 @@ def puzzle_sets(cfg: DataConfig, include_hidden: bool = False) -> tuple[PuzzleSe
     raise ConfigError(f"data.domain {cfg.domain!r} is not supported; expected one of ['nqueens', 'sudoku', 'arc']")
 
 
+def unique_answers(cfg: DataConfig) -> bool:
+    """Whether every puzzle of a data config has one answer, so its stored labels are its answer
+    sets (`dis_rl.puzzles.answers`) and no solver needs to look for others: ARC, and Sudoku under
+    the uniqueness rule (generated puzzles are unique by construction). N-Queens boards often have
+    several completions."""
+    if cfg.domain == "arc":
+        return True
+    return cfg.domain == "sudoku" and cfg.multiple_solutions == "reject"
+
+
 def describe_data(train: ExampleSource, test: PuzzleSet, embedding_width: int) -> str:
     """One start-up line: example counts and the puzzle-embedding table's size (rows x width x 4 B)."""
     from dis_rl.puzzles.arc_augment import describe_embedding_table

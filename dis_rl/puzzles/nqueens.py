@@ -73,6 +73,17 @@ def _solution_bits() -> tuple[np.ndarray, np.ndarray]:
     return bits, others
 
 
+def _keeps(inputs: np.ndarray) -> np.ndarray:
+    """``[N, 92]`` bool: which solutions keep each board's given queens."""
+    _, others = _solution_bits()
+    return (_pack(np.atleast_2d(inputs) == QUEEN)[:, None] & others) == 0
+
+
+def consistent_counts(inputs: np.ndarray) -> np.ndarray:
+    """``[N]``: how many of the 92 solutions keep each board's given queens (its completions)."""
+    return _keeps(inputs).sum(axis=1).astype(np.int64)
+
+
 def dihedral(boards: np.ndarray, k: int) -> np.ndarray:
     """Apply dihedral transform ``k`` (0..7: rotations by k*90 degrees, then a transpose for k>=4)."""
     grid = boards.reshape(-1, SIZE, SIZE)
@@ -237,13 +248,12 @@ class NQueensDomain:
         all 92 solutions costs a few hundred microseconds: the vector-native env calls this every step.
         """
         inputs, answers = np.atleast_2d(inputs), np.atleast_2d(answers)
-        sols, others = _solution_bits()  # [92] queen bits of each solution, and their complement
+        sols, _ = _solution_bits()  # [92] queen bits of each solution
         invalid = (answers != EMPTY) & (answers != QUEEN)  # such a cell differs from every solution
         # A cell differs from a solution if its queen bit differs or it is not a valid token.
         differ = (_pack(answers == QUEEN)[:, None] ^ sols) | _pack(invalid)[:, None]  # [N, 92]
         dist = _popcount(differ)  # uint8, at most 64
-        breaks_givens = (_pack(inputs == QUEEN)[:, None] & others) != 0
-        dist[breaks_givens] = SEQ_LEN + 1
+        dist[~_keeps(inputs)] = SEQ_LEN + 1  # a solution that drops a given queen is no answer
         return dist.min(axis=1).astype(np.int64)
 
     def solution_candidates(self, inputs: np.ndarray, width: int | None = None) -> np.ndarray:
@@ -252,8 +262,8 @@ class NQueensDomain:
         `NO_CANDIDATE`. Computed once per puzzle, they make `distance_to_candidates` a popcount
         over a handful of boards instead of all 92 (the envs' per-step cost)."""
         inputs = np.atleast_2d(inputs)
-        sols, others = _solution_bits()
-        keeps = (_pack(inputs == QUEEN)[:, None] & others) == 0  # [N, 92]
+        sols, _ = _solution_bits()
+        keeps = _keeps(inputs)  # [N, 92]
         counts = keeps.sum(axis=1)
         k = max(int(counts.max(initial=1)), 1) if width is None else width
         if counts.max(initial=0) > k:
@@ -264,6 +274,18 @@ class NQueensDomain:
         slot = np.arange(k)[None]
         cand = np.where(slot < counts[:, None], cand, cand[:, :1])
         return np.where(counts[:, None] > 0, cand, NO_CANDIDATE).astype(np.uint64)
+
+    def answers(self, inputs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every completion of each board's given queens: ``[N, K, 64]`` token boards in the
+        lexicographic order of the 92 solutions (padded by repeating the first) and ``[N]`` how many
+        (`dis_rl.puzzles.answers`). A board none completes keeps its stored label as its one answer."""
+        inputs, labels = np.atleast_2d(inputs), np.atleast_2d(labels)
+        candidates = self.solution_candidates(inputs)
+        boards = self.candidate_boards(candidates)
+        counts = consistent_counts(inputs)
+        none = counts == 0
+        boards[none] = np.asarray(labels, dtype=np.uint8)[none, None]
+        return boards, np.maximum(counts, 1)
 
     def candidate_boards(self, candidates: np.ndarray, missing: int = 255) -> np.ndarray:
         """``[N, K, 64]`` uint8 token boards of `solution_candidates` (a puzzle without any: all

@@ -25,7 +25,17 @@ from dis_rl.puzzles.base import PAD, PuzzleSet
 from dis_rl.puzzles.counter_random import counter_uniform
 from dis_rl.puzzles.load_report import LoadReport
 from dis_rl.puzzles.render import draw_digits
-from dis_rl.puzzles.sudoku_solver import ALL, BOXES, UNITS, count_solutions, deduction_order, search, solve
+from dis_rl.puzzles.answers import SUDOKU_ANSWER_CAP
+from dis_rl.puzzles.sudoku_solver import (
+    ALL,
+    BOXES,
+    UNITS,
+    count_solutions,
+    deduction_order,
+    is_valid_solution,
+    search,
+    solve,
+)
 
 SIZE = 9
 SEQ_LEN = SIZE * SIZE
@@ -510,6 +520,24 @@ class SudokuDomain:
         answers, labels = np.atleast_2d(answers), np.atleast_2d(labels)
         hamming = ((answers != labels) & (labels != PAD)).sum(axis=1).astype(np.int64)
         return np.where(self.verify(inputs, answers), 0, np.maximum(hamming, 1))
+
+    def answers(self, inputs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The solutions the solver finds for each puzzle, in its search order, at most
+        `SUDOKU_ANSWER_CAP` (`dis_rl.puzzles.answers`): ``[N, K, 81]`` token boards padded by
+        repeating the first, and ``[N]`` how many. A stored label the cap cut off replaces the last
+        one found (so the label is always an answer); a puzzle the solver finds none for keeps its label."""
+        inputs, labels = np.atleast_2d(inputs).astype(np.int64), np.atleast_2d(labels).astype(np.int64)
+        found: list[list[list[int]]] = []
+        for q, a in zip(inputs - 1, labels - 1):  # tokens -> digits, blank -> 0
+            sols = solve(q.tolist(), limit=SUDOKU_ANSWER_CAP)[0] or [a.tolist()]
+            if a.tolist() not in sols and is_valid_solution(a.tolist()):
+                sols[-1] = a.tolist()
+            found.append(sols)
+        k = max(len(s) for s in found) if found else 1
+        boards = np.empty((len(found), k, SEQ_LEN), dtype=np.uint8)
+        for i, sols in enumerate(found):
+            boards[i] = np.asarray(sols + [sols[0]] * (k - len(sols))) + 1
+        return boards, np.array([len(s) for s in found], dtype=np.int64)
 
     def scored_cells(self, labels: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(labels) != PAD).sum(axis=1).astype(np.int64)

@@ -6,7 +6,8 @@ step ``s = 1..N_sup`` run one refinement step (``T`` cycles, ``n`` latent update
 steps. No halting head, no extra forward pass. Network calls: ``N_sup * T * (n + 1)`` per example.
 
 Options, each with the paper's choice as default and the alternative one key away
-(docs/TARGETS.md): ``train.targets`` (path | mask | replace | solver), ``train.path_cells``
+(docs/TARGETS.md): ``train.answer_target`` (label | nearest | canonical: which valid answer of a
+board with several the path leads to; `dis_rl.train.answer_targets`), ``train.targets`` (path | mask | replace | solver), ``train.path_cells``
 (scored | canvas: the public DIS code's whole-canvas path that also scores PAD),
 ``train.step_weights`` (linear ``s / N`` | uniform) and ``train.dis_loss`` (single: the paper's
 Eq. 10 | dual: its Eq. 9, which adds ``CE(l_u^s, y_{s-1})`` for the readout before the step's
@@ -22,11 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from dis_rl.losses import cross_entropy
 from dis_rl.rollout import next_step_input
 from dis_rl.targets import make_frames, step_weights, unscored_token
+from dis_rl.train.answer_targets import AnswerTargets
 from dis_rl.train.method import RoundStats
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ class DISMethod:
         self.t = trainer
         tc = trainer.cfg.train
         self.weights = step_weights(tc.supervision_steps, tc.step_weights)
+        self.answers = AnswerTargets(trainer)
         if tc.targets == "solver":
             from dis_rl.puzzles.solver_order import SolverOrderSource
 
@@ -53,8 +57,12 @@ class DISMethod:
         t, tc = self.t, self.t.cfg.train
         # Frames are drawn for the global batch and then sharded, so K ranks draw what one process draws.
         batch = t.next_global_batch(tc.batch_size)
-        frames = make_frames(tc.targets, batch["inputs"], batch["labels"], tc.supervision_steps, t.vocab_size,
-                             t.target_rng, cells=tc.path_cells, order=batch.get("solve_order"), with_start=True)
+        labels, extra_calls = self.answer_labels(batch)
+        order = batch.get("solve_order")
+        if order is not None and labels is not batch["labels"]:
+            order = self.reorder(batch["inputs"], batch["labels"], labels, order)
+        frames = make_frames(tc.targets, batch["inputs"], labels, tc.supervision_steps, t.vocab_size,
+                             t.target_rng, cells=tc.path_cells, order=order, with_start=True)
         inputs, pids, frames = t.shard(batch["inputs"]), t.shard(batch["puzzle_ids"]), t.shard(frames, dim=1)
         ignore = unscored_token(tc.path_cells)
         cells = t.shard(batch["cells"]) if "cells" in batch else None  # cropped canvas: where the tokens sit
@@ -72,8 +80,33 @@ class DISMethod:
             carry, previous = out.carry, out.logits_after.detach()
             losses.append(float(loss.detach()))
         n = inputs.shape[0]
-        return RoundStats(losses=losses, examples=n, network_calls=n * self.calls_per_example(),
-                          optimizer_steps=tc.supervision_steps)
+        scalars = {"dis/answer_rollout_calls": float(extra_calls)} if self.answers.active else {}
+        return RoundStats(losses=losses, examples=n, network_calls=n * self.calls_per_example() + extra_calls,
+                          optimizer_steps=tc.supervision_steps, scalars=scalars)
+
+    def answer_labels(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """The batch's answers under ``train.answer_target`` and the extra network calls they took
+        (``nearest``: a no-grad rollout of the multi-answer boards, counted once, on the main rank,
+        since every rank runs the same global rows)."""
+        sets = self.answers.sets(batch["inputs"], batch["labels"])
+        if sets is None or self.answers.kind != "nearest":
+            return self.answers.choose(sets, batch["labels"]), 0
+        preds, calls = self.answers.rollout_predictions(sets, batch)
+        return self.answers.choose(sets, batch["labels"], preds), calls if self.t.dist.is_main else 0
+
+    def reorder(self, inputs: torch.Tensor, stored: torch.Tensor, labels: torch.Tensor,
+                order: torch.Tensor) -> torch.Tensor:
+        """Solver orders toward the chosen answers: the source's orders lead to the stored labels,
+        so rows whose answer changed get theirs recomputed."""
+        from dis_rl.puzzles.solver_order import solver_order
+
+        changed = (labels != stored).any(dim=1).nonzero().flatten()
+        if not len(changed):
+            return order
+        order = order.clone()
+        fresh = solver_order(self.t.cfg.data.domain, inputs[changed].cpu().numpy(), labels[changed].cpu().numpy())
+        order[changed] = torch.as_tensor(fresh.astype(np.int64), device=order.device)
+        return order
 
     def uncond_mask(self, batch: int) -> torch.Tensor | None:
         """This rank's share of the global batch's examples whose step is dropped (None when

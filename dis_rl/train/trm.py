@@ -45,6 +45,7 @@ from dis_rl import distributed
 from dis_rl.losses import cross_entropy
 from dis_rl.model.trm import Carry
 from dis_rl.puzzles.base import PAD
+from dis_rl.train.answer_targets import AnswerTargets
 from dis_rl.train.method import RoundStats
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ class TRMMethod:
         # Totals over examples that have left their slot (for the realised calls per example).
         self.finished_examples = 0
         self.finished_steps = 0
+        self.answers = AnswerTargets(trainer)
 
     # The slot batch of the last round (the only one for a one-shape source).
     @property
@@ -181,9 +183,13 @@ class TRMMethod:
         s = self.slots[self.current]
         inputs, labels = t.shard(s.data["inputs"]), t.shard(s.data["labels"])
         cells = t.shard(s.data["cells"]) if "cells" in s.data else None
+        sets = self.answers.sets(inputs, labels)
         with t.autocast():
             x = t.model.embed(inputs, t.shard(s.data["puzzle_ids"]))
             out = t.model.step(s.carry, x, cells=cells)
+            # train.answer_target: `nearest` takes the answer nearest to this step's own prediction
+            # (min-loss over the answer set, no extra network call); the halting target follows it.
+            labels = self.answers.choose(sets, labels, out.logits_after.detach().argmax(-1))
             ce = cross_entropy(out.logits_after, labels, tc.loss).mean()
             q = out.halt_logits[:, 0].float()
             correct = exact_answers(out.logits_after.detach(), labels)
