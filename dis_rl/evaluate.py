@@ -19,6 +19,7 @@ from dis_rl.device import autocast
 from dis_rl.distributed import DistContext
 from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
+from dis_rl.puzzles.answers import answer_sets, valid_by_band
 from dis_rl.puzzles.base import PAD, Domain, PuzzleSet, uncrop, window_cells, windowed_batches
 from dis_rl.rollout import rollout
 
@@ -35,9 +36,20 @@ class EvalResult:
     copy_valid: float  # the verifier's verdict on the unchanged input (a baseline)
     num_puzzles: int
     predictions: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    # Per puzzle: how many valid answers it has (`dis_rl.puzzles.answers`) and whether the last
+    # step's prediction is valid, for the table by number of answers.
+    answer_counts: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+    final_valid: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=bool))
 
     def summary(self) -> dict[str, float]:
         return {"valid": self.valid, "exact": self.exact, "hamming_final": self.hamming_per_step[-1]}
+
+    def by_answers(self) -> list[tuple[str, int, float]]:
+        """``(band, puzzles, valid share)`` by number of valid answers (1 / 2-3 / 4-10 / 11+, then
+        ``several``: all with more than one); empty when every puzzle has one answer."""
+        if not len(self.answer_counts) or self.answer_counts.max() <= 1:
+            return []
+        return valid_by_band(self.answer_counts, self.final_valid)
 
 
 def score_predictions(
@@ -62,8 +74,12 @@ def evaluate(
     device: torch.device | str = "cpu",
     precision: str = "fp32",
     progress: bool = False,
+    answer_counts: np.ndarray | None = None,
+    unique: bool = False,
 ) -> EvalResult:
-    """Score every step of a rollout of ``puzzles`` (``progress``: a bar over the batches)."""
+    """Score every step of a rollout of ``puzzles`` (``progress``: a bar over the batches).
+    ``answer_counts``: each puzzle's number of valid answers, if known (else counted here, unless
+    ``unique`` says every puzzle has one, `dis_rl.data.unique_answers`)."""
     from tqdm.auto import tqdm
 
     device = torch.device(device)
@@ -95,6 +111,8 @@ def evaluate(
         final[idx] = preds[-1]
     model.train(was_training)
     copy_valid = domain.verify(puzzles.inputs, puzzles.inputs, puzzles.labels).mean()
+    if answer_counts is None:
+        answer_counts = answer_sets(domain, puzzles.inputs, puzzles.labels, unique=unique).counts
     return EvalResult(
         valid=float(valid[-1].mean()),
         exact=float(exact[-1].mean()),
@@ -104,6 +122,8 @@ def evaluate(
         copy_valid=float(copy_valid),
         num_puzzles=len(puzzles),
         predictions=final,
+        answer_counts=np.asarray(answer_counts, dtype=np.int64),
+        final_valid=valid[-1].copy(),
     )
 
 
@@ -117,6 +137,10 @@ def format_table(result: EvalResult) -> str:
         f"valid completions: {100 * result.valid:.1f}% of {result.num_puzzles} test puzzles "
         f"(exact match to label {100 * result.exact:.1f}%, copying the input {100 * result.copy_valid:.1f}%)"
     )
+    bands = result.by_answers()
+    if bands:
+        lines += ["", "| valid answers of the puzzle | puzzles | valid % |", "|---|---:|---:|"]
+        lines += [f"| {name} | {n} | {100 * v:.1f} |" for name, n, v in bands]
     return "\n".join(lines)
 
 
@@ -172,9 +196,11 @@ def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "aut
     model, cfg, dev, puzzles = run.model, run.cfg, run.device, run.puzzles
     if not isinstance(puzzles, PuzzleSet):
         raise ValueError("split=train needs a materialised training set; this domain augments on the fly")
+    from dis_rl.data import unique_answers
+
     tc = cfg.train
     return evaluate(model, puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size, device=dev,
-                    precision=tc.precision, progress=progress)
+                    precision=tc.precision, progress=progress, unique=unique_answers(cfg.data))
 
 
 def gather_eval(local: EvalResult | None, num_local: int, steps: int, seq_len: int, ctx: DistContext,
@@ -197,12 +223,18 @@ def gather_eval(local: EvalResult | None, num_local: int, steps: int, seq_len: i
             dtype=torch.float64, device=device,
         )
         preds = torch.as_tensor(local.predictions, dtype=torch.long, device=device)
+    # Two more columns travel with each prediction: its puzzle's answer count and its validity.
+    extra = torch.zeros(preds.shape[0], 2, dtype=torch.long, device=device)
+    if local is not None and num_local:
+        extra[:, 0] = torch.as_tensor(local.answer_counts, dtype=torch.long, device=device)
+        extra[:, 1] = torch.as_tensor(local.final_valid, dtype=torch.long, device=device)
+    preds = torch.cat([preds, extra], dim=1)
     sizes = torch.tensor([num_local], dtype=torch.long, device=device)
     all_sizes = [torch.zeros_like(sizes) for _ in range(ctx.world_size)]
     dist.all_gather(all_sizes, sizes)
     counts = [int(s) for s in all_sizes]
     longest = max(counts)
-    preds = torch.cat([preds, preds.new_zeros(longest - preds.shape[0], seq_len)])
+    preds = torch.cat([preds, preds.new_zeros(longest - preds.shape[0], seq_len + 2)])
     all_stats = [torch.zeros_like(stats) for _ in range(ctx.world_size)]
     all_preds = [torch.zeros_like(preds) for _ in range(ctx.world_size)]
     dist.all_gather(all_stats, stats)
@@ -210,7 +242,8 @@ def gather_eval(local: EvalResult | None, num_local: int, steps: int, seq_len: i
     total = torch.stack(all_stats).sum(0).cpu().numpy()
     n = total[0]
     per = total[4:] / n
-    predictions = torch.cat([p[:k] for p, k in zip(all_preds, counts)]).cpu().numpy()
+    gathered = torch.cat([p[:k] for p, k in zip(all_preds, counts)]).cpu().numpy()
+    predictions = gathered[:, :seq_len]
     return EvalResult(
         valid=float(total[1] / n),
         exact=float(total[2] / n),
@@ -220,4 +253,6 @@ def gather_eval(local: EvalResult | None, num_local: int, steps: int, seq_len: i
         copy_valid=float(total[3] / n),
         num_puzzles=int(n),
         predictions=predictions,
+        answer_counts=gathered[:, seq_len],
+        final_valid=gathered[:, seq_len + 1].astype(bool),
     )

@@ -9,11 +9,13 @@ evaluating and checkpointing on schedule, and returns the final evaluation.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from dis_rl import distributed, runs, tb_logging
@@ -29,12 +31,14 @@ from dis_rl.checkpoint import (
     trainer_state,
 )
 from dis_rl.config import METHOD_NAMES, ConfigError, RunConfig, save_config
-from dis_rl.data import build_data
+from dis_rl.data import build_data, unique_answers
 from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
 from dis_rl.model.trm import TRM
 from dis_rl.optim import EMA, AdamAtan2, SignSGD, schedule_factor, warmup_factor
 from dis_rl.progress import BudgetBar
+from dis_rl.puzzles import get_domain
+from dis_rl.puzzles.answers import answer_sets
 from dis_rl.puzzles.load_report import SkippedItemsWarning
 from dis_rl.train.method import Method, RoundStats
 from dis_rl.train.stream import ExampleStream
@@ -174,15 +178,23 @@ class Trainer:
     def evaluate(self) -> EvalResult:
         """Every rank evaluates its block of the test set; the results are gathered on all ranks."""
         tc = self.cfg.train
-        puzzles = self.test_set
+        puzzles, counts = self.test_set, self.test_answer_counts
         if self.dist.enabled:
-            puzzles = self.test_set.subset(distributed.eval_indices(len(self.test_set), self.dist))
+            mine = distributed.eval_indices(len(self.test_set), self.dist)
+            puzzles, counts = self.test_set.subset(mine), counts[mine]
         local = evaluate(
             self.eval_model(), puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size,
-            device=self.device, precision=tc.precision,
+            device=self.device, precision=tc.precision, answer_counts=counts,
         ) if len(puzzles) else None
         return gather_eval(local, len(puzzles), tc.supervision_steps, self.seq_len, self.dist,
                                        self.device)
+
+    @functools.cached_property
+    def test_answer_counts(self) -> np.ndarray:
+        """How many valid answers each test puzzle has (counted once, for the table by answers)."""
+        sets = answer_sets(get_domain(self.test_set.domain), self.test_set.inputs, self.test_set.labels,
+                           unique=unique_answers(self.cfg.data))
+        return sets.counts
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint_meta(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -374,6 +386,11 @@ class Trainer:
                   "train_s": round(self.train_seconds, 3),
                   "valid": result.valid, "exact": result.exact, "valid_per_step": result.valid_per_step,
                   "hamming_per_step": result.hamming_per_step}
+        bands = result.by_answers()
+        if bands:  # valid share by the puzzles' number of valid answers
+            record["valid_by_answers"] = {name: {"puzzles": n, "valid": v} for name, n, v in bands}
+            for name, _, v in bands:
+                w.add_scalar(f"eval/valid_answers_{name}", v, b)
         runs.log_evaluation(self.run_dir, record, w, b)
         for s, h in enumerate(result.hamming_per_step, 1):
             w.add_scalar(f"eval/hamming_step_{s}", h, b)
