@@ -227,6 +227,7 @@ class NQueensDomain:
     name = "nqueens"
     vocab_size = VOCAB_SIZE
     grid_shape = (SIZE, SIZE)
+    cheap_answers = True  # `answers` is a bit-mask lookup (microseconds): envs list every completion up front
 
     def verify(self, inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         inputs, preds = np.atleast_2d(inputs), np.atleast_2d(preds)
