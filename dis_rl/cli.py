@@ -45,6 +45,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dis_rl.evaluate import evaluate_checkpoint, format_table
 
+    if args.vote or args.samples:
+        from dis_rl.checkpoint import read_meta, resolve_checkpoint
+        from dis_rl.vote import RULE_DOMAINS, format_rule_vote, rule_vote_checkpoint
+
+        if read_meta(resolve_checkpoint(args.checkpoint))["config"]["data"]["domain"] in RULE_DOMAINS:
+            result = rule_vote_checkpoint(args.checkpoint, views=max(args.vote, 1), samples=args.samples,
+                                          temperature=args.temperature, device=args.device, split=args.split)
+            print(format_rule_vote(result))
+            return 0
     if args.vote:
         from dis_rl.vote import vote_checkpoint
 
@@ -152,16 +161,17 @@ def _cmd_rl(args: argparse.Namespace) -> int:
 
 
 def _cmd_configs(args: argparse.Namespace) -> int:
-    from dis_rl.resources import checkpoint_names, config_names, configs_dir, describe_config
+    from dis_rl.resources import checkpoint_names, checkpoint_of_config, config_names, configs_dir, describe_config
 
     names = config_names()
     width = max(map(len, names), default=0)
     print(f"shipped configs (in {configs_dir()}); use a name where a config path goes, "
           "e.g. `dis-rl train nqueens_dis`:")
     for name in names:
-        print(f"  {name:<{width}}  {describe_config(name)}")
-    print(f"shipped checkpoints (use a name where a checkpoint goes, e.g. `dis-rl eval nqueens_dis`): "
-          f"{', '.join(checkpoint_names()) or 'none'}")
+        made = checkpoint_of_config(name)
+        print(f"  {name:<{width}}  {'[made checkpoint ' + made + '] ' if made else ''}{describe_config(name)}")
+    print(f"shipped checkpoints, each named after the config that made it (use a name where a checkpoint goes, "
+          f"e.g. `dis-rl eval nqueens_dis`): {', '.join(checkpoint_names()) or 'none'}")
     return 0
 
 
@@ -228,7 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "eval", _cmd_eval, "evaluate a checkpoint on its test puzzles")
     _checkpoint_arguments(p)
     p.add_argument("--vote", type=int, default=0, metavar="N",
-                   help="ARC: vote over N augmentations of each test input (pass@1, pass@2, pass@N; 0: no voting)")
+                   help="ARC: vote over N augmentations of each test input (pass@1, pass@2, pass@N; 0: no voting); "
+                   "Sudoku / N-Queens: N symmetry views (view 1 = plain decoding), the rules pick a valid answer")
+    p.add_argument("--samples", type=int, default=0, metavar="K",
+                   help="Sudoku / N-Queens: also K sampled rollouts at --temperature, the rules pick (best-of-k)")
+    p.add_argument("--temperature", type=float, default=0.5, help="with --samples: sampling temperature")
     p.add_argument("--submission", default="submission.json", help="with --vote: where to write the ARC Prize file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

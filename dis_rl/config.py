@@ -131,7 +131,7 @@ class DataConfig:
     harden_steps: int = 100  # generator: most hill-climb steps per candidate (with target_rating)
     blanks: int = 0  # generator: easy puzzles with this many blanks instead of minimal ones (0: minimal)
     workers: int = 1  # generator processes
-    cache_dir: str = ""  # generated Sudoku sets are cached here ("": ~/.cache/dis-rl)
+    cache_dir: str = ""  # generated Sudoku sets are cached here ("": $DIS_RL_CACHE, else ~/.cache/dis-rl)
     multiple_solutions: str = "reject"  # Sudoku CSV: reject | keep puzzles with several solutions (docs/DATA.md)
 
     def validate(self) -> None:

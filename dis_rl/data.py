@@ -269,6 +269,17 @@ def _read_generated_cache(path: Path, total: int) -> tuple[np.ndarray, np.ndarra
     return questions, answers, rating
 
 
+CACHE_ENV = "DIS_RL_CACHE"
+
+
+def sudoku_cache_dir(cfg: DataConfig) -> Path:
+    """Where generated Sudoku sets are cached: ``data.cache_dir``, else the ``DIS_RL_CACHE``
+    environment variable, else ``~/.cache/dis-rl``."""
+    import os
+
+    return Path(cfg.cache_dir or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "dis-rl").expanduser()
+
+
 def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
     """Generated hard puzzles, cached on disk by their parameters (1000 take minutes to make)."""
     from dis_rl.puzzles.sudoku import generate_with_report, make_puzzle_set
@@ -278,12 +289,17 @@ def _sudoku_generated(cfg: DataConfig) -> tuple[PuzzleSet, PuzzleSet]:
     difficulty = {"target_rating": cfg.target_rating, "harden_steps": cfg.harden_steps, "blanks": cfg.blanks}
     if cfg.target_rating or cfg.blanks:  # plain sets keep their old cache names
         key += f"-r{cfg.target_rating}-h{cfg.harden_steps}-b{cfg.blanks}"
-    cache = Path(cfg.cache_dir or Path.home() / ".cache" / "dis-rl")
+    cache = sudoku_cache_dir(cfg)
     path = cache / f"sudoku-gen-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
     cached = _read_generated_cache(path, total) if path.is_file() else None
     if cached is not None:
         questions, answers, rating = cached
+        print(f"Sudoku puzzles: {total:,} read from the cache {path}", file=sys.stderr)
     else:
+        kind = f"{cfg.blanks} blanks" if cfg.blanks else "minimal"
+        if cfg.target_rating:
+            kind += f", hill-climbed toward rating {cfg.target_rating}"
+        print(f"generating {total:,} Sudoku puzzles ({kind}) -> cache {path} ...", file=sys.stderr, flush=True)
         puzzles, report = generate_with_report(total, seed=cfg.seed, keep_fraction=cfg.keep_fraction,
                                                workers=cfg.workers, progress=sys.stderr.isatty(), **difficulty)
         print(f"Sudoku generator: {report}", file=sys.stderr)

@@ -67,12 +67,24 @@ def checkpoint_names() -> list[str]:
     return sorted(p.name for p in CHECKPOINTS_DIR.iterdir() if (p / "meta.json").is_file())
 
 
+# Old names of shipped checkpoints, still accepted: each checkpoint is named after the config that
+# makes it (``sudoku_dis`` was made by ``sudoku_cpu_dis``; the config ``sudoku_dis`` is another model).
+CHECKPOINT_ALIASES = {"sudoku_dis": "sudoku_cpu_dis"}
+
+
 def shipped_checkpoint(name: str) -> Path | None:
-    """The folder of the shipped checkpoint ``name``, or None."""
+    """The folder of the shipped checkpoint ``name`` (or of its old name), or None."""
     if len(Path(name).parts) != 1:
         return None
     folder = CHECKPOINTS_DIR / name
+    if not (folder / "meta.json").is_file() and name in CHECKPOINT_ALIASES:
+        folder = CHECKPOINTS_DIR / CHECKPOINT_ALIASES[name]
     return folder if (folder / "meta.json").is_file() else None
+
+
+def checkpoint_of_config(name: str) -> str | None:
+    """The shipped checkpoint a shipped config made: the one named after it, or None."""
+    return name if name in checkpoint_names() else None
 
 
 # The repository's top-level folders that are installed inside the package (pyproject.toml

@@ -79,7 +79,10 @@ def vote_checkpoint(
     from dis_rl.evaluate import load_run
     from dis_rl.puzzles.arc_vote import evaluate_votes
 
+    from dis_rl.runs import check_output, checkpoint_inputs
+
     run = load_run(checkpoint, "test", device)
+    check_output(submission_path, checkpoint_inputs(checkpoint, run.checkpoint.path), "--submission")
     model, cfg, dev = run.model, run.cfg, run.device
     source = arc_vote_source(model, cfg)
     tc = cfg.train
@@ -87,3 +90,157 @@ def vote_checkpoint(
     ks = tuple(sorted({*ks, *((max_aug,) if max_aug and max_aug > 2 else ())}))
     return evaluate_votes(source, predict, batch_size=batch_size or tc.eval_batch_size, max_aug=max_aug,
                           ks=ks, submission_path=submission_path, progress=progress)
+
+
+# --------------------------------------------------------------------------------------------
+# Test-time compute that uses the rules (Sudoku, N-Queens): the verifier needs only the givens, so
+# it can pick among candidate answers without the label.
+
+RULE_DOMAINS = ("sudoku", "nqueens")
+
+
+def symmetry_views(domain: str, inputs: np.ndarray, views: int, seed: int = 0):
+    """``(augmented inputs [views * B, L], back)``: view ``v`` of board ``i`` is row ``v * B + i``
+    (view 0 the identity); ``back(preds)`` maps predictions on those rows to the original frame.
+    Sudoku: digit permutations, band/stack and row/column shuffles, transposition (any number of
+    views); N-Queens: the 8 dihedral symmetries (at most 8 views)."""
+    inputs = np.asarray(inputs, dtype=np.int64)
+    b = len(inputs)
+    if domain == "sudoku":
+        from dis_rl.puzzles.sudoku import augment_tokens, unaugment_tokens
+        from dis_rl.puzzles.sudoku import symmetry_views as sudoku_views
+
+        cells, digits = sudoku_views(b, views, seed)
+        return augment_tokens(np.tile(inputs, (views, 1)), cells, digits), (
+            lambda preds: unaugment_tokens(preds, cells, digits))
+    if domain == "nqueens":
+        from dis_rl.puzzles.nqueens import dihedral
+
+        if not 1 <= views <= 8:
+            raise ValueError(f"N-Queens has 8 symmetries (the dihedral group): views must be 1-8, got {views}")
+        inverse = [0, 3, 2, 1, 4, 5, 6, 7]  # rotations undo by the opposite turn; reflections undo themselves
+
+        def back(preds: np.ndarray) -> np.ndarray:
+            preds = np.asarray(preds).reshape(views, b, -1)
+            return np.concatenate([dihedral(preds[v], inverse[v]) for v in range(views)])
+
+        return np.concatenate([dihedral(inputs, v) for v in range(views)]), back
+    raise ConfigError(f"rule-based voting needs a domain with a label-free verifier {RULE_DOMAINS}, got {domain!r}")
+
+
+def select_by_rules(domain, inputs: np.ndarray, candidates: np.ndarray, confidence: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pick one answer per board from ``candidates [K, B, L]`` (candidate 0: plain decoding):
+    the candidate the rules accept (`verify` with the givens only, no label) that most candidates
+    agree with, ties to the higher ``confidence [K, B]`` and then the earlier candidate; a board
+    without a valid candidate keeps candidate 0. Returns the answers ``[B, L]`` and whether each
+    board had a valid candidate."""
+    k, b, _ = candidates.shape
+    valid = np.stack([domain.verify(inputs, candidates[j]) for j in range(k)])  # [K, B], no labels
+    conf = np.zeros((k, b)) if confidence is None else np.asarray(confidence, dtype=np.float64)
+    out = candidates[0].copy()
+    for i in range(b):
+        ok = np.flatnonzero(valid[:, i])
+        if len(ok) == 0:
+            continue
+        boards = candidates[ok, i]
+        votes = (boards[:, None, :] == boards[None, :, :]).all(-1).sum(1)
+        best = max(range(len(ok)), key=lambda j: (votes[j], conf[ok[j], i], -j))
+        out[i] = boards[best]
+    return out, valid.any(axis=0)
+
+
+def rule_candidates(model, inputs: np.ndarray, puzzle_ids: np.ndarray, steps: int, step_input: str, domain: str,
+                    views: int = 1, samples: int = 0, temperature: float = 1.0, seed: int = 0,
+                    device: torch.device | str = "cpu", precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
+    """Candidate answers ``[K, B, L]`` and confidences ``[K, B]`` (mean top-token probability of
+    the final step): ``views`` symmetry views decoded by argmax (view 0 is plain decoding), then
+    ``samples`` draws at ``temperature`` on the identity view. K = views + samples rollouts, each
+    of ``steps`` refinement steps."""
+    device = torch.device(device)
+    b = len(inputs)
+    aug, back = symmetry_views(domain, inputs, views, seed)
+    pids = np.tile(np.asarray(puzzle_ids, dtype=np.int64), views)
+    x = torch.from_numpy(aug).to(device)
+    with torch.no_grad(), autocast(device, precision):
+        out = rollout(model, x, torch.from_numpy(pids).to(device), steps, step_input)
+    top = torch.softmax(out.guided[-1].float(), -1).max(-1).values.mean(-1)
+    cands = [back(out.predictions[-1].cpu().numpy()).reshape(views, b, -1)]
+    confs = [top.cpu().numpy().reshape(views, b)]
+    if samples:
+        gen = torch.Generator(device=device).manual_seed(seed)
+        x1 = torch.from_numpy(np.tile(np.asarray(inputs, dtype=np.int64), (samples, 1))).to(device)
+        p1 = torch.from_numpy(np.tile(np.asarray(puzzle_ids, dtype=np.int64), samples)).to(device)
+        with torch.no_grad(), autocast(device, precision):
+            out = rollout(model, x1, p1, steps, step_input, temperature=temperature, generator=gen)
+        top = torch.softmax(out.guided[-1].float(), -1).max(-1).values.mean(-1)
+        cands.append(out.predictions[-1].cpu().numpy().reshape(samples, b, -1))
+        confs.append(top.cpu().numpy().reshape(samples, b))
+    return np.concatenate(cands), np.concatenate(confs)
+
+
+def rule_vote(model, puzzles, steps: int, step_input: str, views: int = 8, samples: int = 0,
+              temperature: float = 1.0, seed: int = 0, batch_size: int = 200, device: torch.device | str = "cpu",
+              precision: str = "fp32", calls_per_step: int = 1) -> dict:
+    """Solved % of ``puzzles`` by plain decoding, by the rules' pick among the ``views`` symmetry
+    views, among ``samples`` draws (plus the plain answer), and among all of them; with each one's
+    network calls per puzzle (rollouts x ``steps`` x ``calls_per_step``). The label is read only to
+    score the pick (the verifier's verdict: any valid completion keeping the givens is solved)."""
+    from dis_rl.puzzles import get_domain
+
+    domain = get_domain(puzzles.domain)
+    was_training = model.training
+    model.eval()
+    cands, confs = [], []
+    for start in range(0, len(puzzles), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(puzzles)))
+        batch = puzzles.get(idx)
+        c, f = rule_candidates(model, batch["inputs"], batch["puzzle_ids"], steps, step_input, puzzles.domain,
+                               views, samples, temperature, seed + start, device, precision)
+        cands.append(c)
+        confs.append(f)
+    model.train(was_training)
+    cands, confs = np.concatenate(cands, axis=1), np.concatenate(confs, axis=1)
+    inputs = np.asarray(puzzles.inputs)
+    per_rollout = steps * calls_per_step
+
+    def solved(rows: list[int]) -> float:
+        picked, _ = select_by_rules(domain, inputs, cands[rows], confs[rows])
+        return float(domain.verify(inputs, picked, puzzles.labels).mean())
+
+    result = {"puzzles": len(puzzles), "steps": steps, "calls_per_rollout": per_rollout,
+              "plain": {"solved": solved([0]), "rollouts": 1, "calls_per_puzzle": per_rollout}}
+    if views > 1:
+        result["views"] = {"solved": solved(list(range(views))), "rollouts": views,
+                           "calls_per_puzzle": views * per_rollout}
+    if samples:
+        rows = [0, *range(views, views + samples)]
+        result["samples"] = {"solved": solved(rows), "rollouts": len(rows), "calls_per_puzzle": len(rows) * per_rollout,
+                             "temperature": temperature}
+        if views > 1:
+            result["all"] = {"solved": solved(list(range(views + samples))), "rollouts": views + samples,
+                             "calls_per_puzzle": (views + samples) * per_rollout}
+    return result
+
+
+def format_rule_vote(result: dict) -> str:
+    names = {"plain": "plain decoding", "views": "symmetry views, rules pick", "samples": "best-of-k samples, rules pick",
+             "all": "views + samples, rules pick"}
+    lines = ["| decoding | rollouts | network calls / puzzle | solved % |", "|---|---:|---:|---:|"]
+    for key, label in names.items():
+        if key in result:
+            r = result[key]
+            extra = f" (T={r['temperature']:g})" if "temperature" in r else ""
+            lines.append(f"| {label}{extra} | {r['rollouts']} | {r['calls_per_puzzle']:,} | {100 * r['solved']:.1f} |")
+    return "\n".join(lines) + f"\n{result['puzzles']} test puzzles; the rules (no label) choose among the candidates"
+
+
+def rule_vote_checkpoint(checkpoint: str, views: int = 8, samples: int = 0, temperature: float = 1.0, seed: int = 0,
+                         device: str = "auto", split: str = "test") -> dict:
+    """``dis-rl eval CKPT --vote N [--samples K]`` for Sudoku and N-Queens runs."""
+    from dis_rl.evaluate import load_run
+
+    run = load_run(checkpoint, split, device)
+    tc = run.cfg.train
+    return rule_vote(run.model, run.puzzles, tc.supervision_steps, tc.step_input, views, samples, temperature, seed,
+                     tc.eval_batch_size, run.device, tc.precision, run.cfg.model.calls_per_step)

@@ -445,6 +445,26 @@ def augment_tokens(tokens: np.ndarray, cells: np.ndarray, digits: np.ndarray) ->
     return np.take_along_axis(lut, moved, axis=1)
 
 
+def unaugment_tokens(tokens: np.ndarray, cells: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """The inverse of `augment_tokens`: boards seen through the symmetries ``(cells, digits)`` back
+    in the original frame (a prediction on an augmented puzzle -> a prediction on the puzzle)."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    inverse = np.zeros_like(digits)
+    np.put_along_axis(inverse, digits, np.arange(digits.shape[1])[None].repeat(len(digits), 0), axis=1)
+    lut = np.concatenate([np.array([[PAD, BLANK]] * len(digits)), inverse[:, 1:] + 1], axis=1)
+    out = np.empty_like(tokens)
+    np.put_along_axis(out, cells, np.take_along_axis(lut, tokens, axis=1), axis=1)
+    return out
+
+
+def symmetry_views(num_boards: int, views: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Test-time views: for view ``v`` of board ``i`` (row ``v * num_boards + i``) a symmetry
+    ``(cells [views * num_boards, 81], digits)``; view 0 is the identity (plain decoding)."""
+    v, i = np.divmod(np.arange(views * num_boards, dtype=np.int64), num_boards)
+    keys = np.where(v == 0, 0, 1 + v * (1 << 32) + i).astype(np.uint64)
+    return symmetry_maps(seed, keys)
+
+
 class SudokuAugmentedSource:
     """`base` puzzles x (identity + `num_aug` random symmetries), computed from the index:
     index ``i`` -> puzzle ``i // (num_aug + 1)``, augmentation ``i % (num_aug + 1)`` (0 = identity).
