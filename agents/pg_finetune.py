@@ -39,7 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from dis_rl.agents.rl_args import arg, hparams_markdown
+from dis_rl.data import puzzle_sets
 from dis_rl.model.trm import TRM, Carry
+from dis_rl.policy_kl import policy_kl
+from dis_rl.puzzles import get_domain
+from dis_rl.puzzles.answers import answer_sets
 from dis_rl.registration import make_refine_env
 from dis_rl.rollout import refine_step
 from dis_rl.runs import RunBudget
@@ -60,6 +64,7 @@ class PGArgs:
     temperature: float = arg(1.0, "sampling temperature of the per-cell distribution (> 0)")
     steps: int = arg(0, "refinement steps per episode (0: the checkpoint's supervision_steps)")
     puzzles_per_batch: int = arg(16, "distinct training puzzles per iteration")
+    focus: str = arg("all", "training puzzles drawn from: all | several (boards with more than one valid answer)")
     group_size: int = arg(8, "sampled refinements per puzzle (GRPO's K; also used by reinforce/ppo)")
     iterations: int = arg(100, "training iterations (one batch of episodes and its update each)")
     max_env_steps: int = arg(0, "stop after this many env steps (0: no limit)")
@@ -82,14 +87,18 @@ class PGArgs:
     eval_every: int = arg(10, "iterations between evaluations on the test boards (0: start and end only)")
     eval_batch_size: int = arg(200, "test puzzles per evaluation forward pass")
     log_every: int = arg(1, "iterations between TensorBoard scalars")
+    keep_checkpoints: int = arg(1, "checkpoints kept: 1 saves the end only; N > 1 saves one at every evaluation "
+                                   "and keeps the last N (a policy's path away from the pretrained one)")
 
     def validate(self) -> None:
         if not self.checkpoint:
             raise ValueError("finetune.checkpoint is required: a pretrained DIS/TRM run folder or checkpoint")
-        for name, allowed in (("algorithm", ALGORITHMS), ("baseline", BASELINES), ("clip_per", ("cell", "action"))):
+        for name, allowed in (("algorithm", ALGORITHMS), ("baseline", BASELINES), ("clip_per", ("cell", "action")),
+                              ("focus", ("all", "several"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"finetune.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("puzzles_per_batch", "group_size", "iterations", "update_epochs", "eval_batch_size", "log_every"):
+        for name in ("puzzles_per_batch", "group_size", "iterations", "update_epochs", "eval_batch_size", "log_every",
+                     "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"finetune.{name} must be >= 1, got {getattr(self, name)}")
         if self.algorithm == "grpo" and self.group_size < 2:
@@ -211,11 +220,28 @@ class Episodes:
         return {"inputs": self.inputs, "pids": self.pids, "answers": self.answers}
 
 
+def training_pool(train_set, focus: str) -> np.ndarray:
+    """The training puzzles episodes are drawn from: ``all``, or ``several``: the boards with more
+    than one valid answer (their answer sets, `dis_rl.puzzles.answers`: a property of the input and
+    the rules, not of the stored label). A group of a board the policy already solves every time
+    has zero advantage and teaches nothing, so ``several`` spends the budget where the pretrained
+    policy mode-averages."""
+    if focus == "all":
+        return np.arange(len(train_set))
+    sets = answer_sets(get_domain(train_set.domain), train_set.inputs, train_set.labels)
+    pool = np.flatnonzero(sets.multiple)
+    if not len(pool):
+        raise ValueError("finetune.focus several: no training board has more than one valid answer")
+    return pool
+
+
 def collect(model: TRM, env, train_set, args: PGArgs, steps: int, step_input: str, rng: np.random.Generator,
-            generator: torch.Generator) -> Episodes:
-    """Phase 1: ``group_size`` sampled refinements of each of ``puzzles_per_batch`` training puzzles, no gradients."""
+            generator: torch.Generator, pool: np.ndarray | None = None) -> Episodes:
+    """Phase 1: ``group_size`` sampled refinements of each of ``puzzles_per_batch`` training puzzles
+    (drawn from ``pool``, default all), no gradients."""
     num_envs = args.puzzles_per_batch * args.group_size
-    puzzles = np.repeat(rng.integers(0, len(train_set), args.puzzles_per_batch), args.group_size)
+    pool = np.arange(len(train_set)) if pool is None else pool
+    puzzles = np.repeat(pool[rng.integers(0, len(pool), args.puzzles_per_batch)], args.group_size)
     obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"split": "train", "puzzle": puzzles.tolist()})
     inputs = torch.from_numpy(obs["input"].astype(np.int64))
     pids = torch.from_numpy(train_set.puzzle_ids[puzzles].astype(np.int64))
@@ -387,35 +413,54 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     env = make_refine_env(cfg.data, num_envs, max_steps=steps, success_bonus=args.success_bonus,
                           step_penalty=args.step_penalty)
     task = env.unwrapped.task if hasattr(env, "unwrapped") else env.task
-    train_set, test_set = task.train, task.test
+    # The env's test split holds no label (the evaluation protocol): evaluate on the data layer's.
+    train_set, test_set = task.train, puzzle_sets(cfg.data)[1]
     value_head = CarryValueHead(cfg.model.hidden, steps) if args.baseline == "learned" else None
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     value_opt = torch.optim.Adam(value_head.parameters(), lr=args.value_lr) if value_head is not None else None
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
+    pool = training_pool(train_set, args.focus)
     calls_per_batch_step = num_envs * cfg.model.calls_per_step  # one refinement step of every row
     budget = budget or RunBudget()
     env_steps, network_calls, started, train_s = 0, 0, time.perf_counter(), 0.0
     records: list[dict[str, Any]] = []
 
+    pretrained = copy.deepcopy(model).eval()  # the KL anchor of the evaluation records (never trained)
+
     def run_eval(iteration: int) -> dict[str, Any]:
         result = evaluate(model, test_set, steps, step_input, args.eval_batch_size, w=args.w)
+        kl_test = policy_kl(model, pretrained, test_set, steps, step_input, args.w, args.w, args.temperature)
         model.train()
         record = {"iteration": iteration, "env_steps": env_steps, "network_calls": network_calls,
                   "elapsed_s": round(time.perf_counter() - started, 3), "train_s": round(train_s, 3),
                   "valid": result.valid,
                   "exact": result.exact, "hamming_per_step": result.hamming_per_step,
-                  "parameters": model.num_parameters()}
+                  "parameters": model.num_parameters(), "kl_to_pretrained_test": kl_test}
+        writer.add_scalar("eval/kl_to_pretrained", kl_test, env_steps)
+        if args.keep_checkpoints > 1:
+            save_checkpoint(run_dir / "checkpoints", iteration, model.state_dict(), checkpoint_meta(),
+                            keep=args.keep_checkpoints)
+        bands = result.by_answers()
+        if bands:  # valid share by the boards' number of valid answers (as the trainer logs it)
+            record["valid_by_answers"] = {name: {"puzzles": n, "valid": v} for name, n, v in bands}
+            for name, _, v in bands:
+                writer.add_scalar(f"eval/valid_answers_{name}", v, env_steps)
         log_evaluation(run_dir, record, writer, env_steps)
         records.append(record)
         return record
+
+    def checkpoint_meta() -> dict[str, Any]:
+        return {"config": ckpt.meta["config"], "data": ckpt.meta["data"],
+                "rl": {"arm": "pg_finetune", **dataclasses.asdict(args), "seed": seed},
+                "trainer": {"env_steps": env_steps, "network_calls": network_calls}}
 
     run_eval(0)
     bar = BudgetBar(f"pg_finetune {args.algorithm}", budget.max_network_calls, budget.max_train_seconds,
                     args.iterations, "iter", progress)
     for iteration in range(1, args.iterations + 1):
         round_start, calls_before, s_before = time.perf_counter(), network_calls, train_s
-        ep = collect(model, env, train_set, args, steps, step_input, rng, generator)
+        ep = collect(model, env, train_set, args, steps, step_input, rng, generator, pool)
         adv = compute_advantages(model, reference, value_head, ep, args, step_input)
         stats, passes = update(model, value_head, optimizer, value_opt, params, ep, adv, args, step_input)
         env_steps += ep.env_steps
@@ -447,8 +492,6 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     bar.close()
     writer.close()
     env.close()
-    meta = {"config": ckpt.meta["config"], "data": ckpt.meta["data"],
-            "rl": {"arm": "pg_finetune", **dataclasses.asdict(args), "seed": seed},
-            "trainer": {"env_steps": env_steps, "network_calls": network_calls}}
-    save_checkpoint(run_dir / "checkpoints", len(records), model.state_dict(), meta, keep=1)
+    if args.keep_checkpoints == 1:
+        save_checkpoint(run_dir / "checkpoints", len(records), model.state_dict(), checkpoint_meta(), keep=1)
     return records

@@ -138,6 +138,10 @@ class DataConfig:
         domains = ("nqueens", "sudoku", "arc")
         if self.domain not in domains:
             raise ValueError(f"data.domain must be one of {domains}, got {self.domain!r}")
+        for name in ("tasks", "holdout"):
+            if len(getattr(self, name)) > MAX_LISTED_TASKS:
+                raise ValueError(f"data.{name} lists {len(getattr(self, name)):,} task ids; at most "
+                                 f"{MAX_LISTED_TASKS:,} (ARC sets hold a few thousand tasks)")
         csv = self.domain == "sudoku" and self.csv_path
         if self.num_train < (0 if csv else 1) or self.num_test < (0 if csv and self.test_csv_path else 1):
             raise ValueError(f"data.num_train and data.num_test must be >= 1, got {self.num_train}, {self.num_test}")
@@ -191,7 +195,9 @@ class TrainConfig:
     path_cells: str = "scored"  # path cells: scored (dis-rl) | canvas (public DIS code: whole canvas, PAD scored)
     step_weights: str = "linear"  # DIS loss weight of step s: linear s/N (paper) | uniform (public DIS code)
     dis_loss: str = "single"  # single CE(l_c^s, y_s) (paper's choice) | dual: + CE(l_u^s, y_{s-1}) (paper's L_Dual)
-    answer_target: str = "label"  # puzzles with several answers: label | nearest (to the model's prediction) | canonical
+    # Puzzles with several valid answers: train towards the one nearest the model's own prediction (default;
+    # N-Queens 99-100% vs 86.5% for the stored label, docs/TARGETS.md) | label (the reference code) | canonical
+    answer_target: str = "nearest"
     step_input: str = "input"  # what each step embeds: input (paper) | prediction (public DIS code)
     p_uncond: float = 0.0  # classifier-free dropout: share of examples whose step skips the reasoning update
     loss: str = "softmax"  # softmax | stablemax
@@ -508,10 +514,18 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, d
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config holding every ARC task id by name is ~100 KB
+MAX_LISTED_TASKS = 100_000  # data.tasks / data.holdout: every public ARC set together has a few thousand
+
+
 def read_yaml(path: str | Path, what: str = "config file") -> dict:
     """A YAML file's top-level mapping (``path`` or a shipped config name). A missing, empty or
     non-UTF-8 file, bad YAML, a key given twice or a non-mapping is a `ConfigError` naming the file."""
     path = locate_config(path, what)
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:  # parsing 10 MB of YAML takes minutes in pure Python: say so at once
+        raise ConfigError(f"{path}: the {what} is {size / 2**20:.1f} MiB; configs are at most "
+                          f"{MAX_CONFIG_BYTES / 2**20:.0f} MiB (list task ids in a folder of task files instead)")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:

@@ -28,7 +28,8 @@ from dis_rl.device import autocast
 from dis_rl.evaluate import score_predictions
 from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
-from dis_rl.puzzles.base import PAD, ExampleSource, uncrop
+from dis_rl.puzzles.answers import answer_sets, valid_by_band
+from dis_rl.puzzles.base import PAD, ExampleSource, PuzzleSet, uncrop
 from dis_rl.rollout import guided_logits, rollout
 from dis_rl.runs import default_output
 
@@ -66,6 +67,8 @@ class WResult:
     margin_per_step: list[float]
     positive_per_step: list[float]  # share of scored cells with a positive margin
     votes: dict[int, float] | None = None  # ARC: pass@k after test-time voting
+    # (band, puzzles, valid share) by the puzzles' number of valid answers (empty: all have one)
+    by_answers: list[tuple[str, int, float]] = field(default_factory=list)
 
     @property
     def valid(self) -> float:
@@ -93,7 +96,9 @@ class SweepResult:
     def to_markdown(self) -> str:
         has_votes = any(r.votes for r in self.rows)
         ks = sorted(self.rows[0].votes) if has_votes else []
+        bands = [name for name, _, _ in self.rows[0].by_answers]
         head = "| w | valid % | exact % |" + "".join(f" pass@{k} % |" for k in ks)
+        head += "".join(f" valid % ({name} answers) |" for name in bands)
         head += " Hamming per step (to label) | mean margin per step | margin > 0 % (last step) |"
         lines = [
             f"Guidance sweep on {self.num_puzzles} {self.domain} test puzzles, {self.steps} steps "
@@ -104,6 +109,7 @@ class SweepResult:
         ]
         for r in self.rows:
             votes = "".join(f" {100 * r.votes[k]:.1f} |" for k in ks) if has_votes else ""
+            votes += "".join(f" {100 * v:.1f} |" for _, _, v in r.by_answers)
             lines.append(
                 f"| {r.w:g} | {100 * r.valid:.1f} | {100 * r.exact:.1f} |{votes} "
                 f"{' → '.join(f'{h:.2f}' for h in r.hamming_per_step)} | "
@@ -201,6 +207,11 @@ def sweep_w(
     if arc_votes and max_aug is not None:
         indices = indices[puzzles.locate(indices)[2] < max_aug]
     result = SweepResult(domain=puzzles.domain, num_puzzles=len(indices), steps=steps)
+    # Valid share by number of answers: where the answers are a cheap lookup (N-Queens; a solver's
+    # enumeration per sweep would cost more than the sweep).
+    counts = None
+    if isinstance(puzzles, PuzzleSet) and getattr(domain, "cheap_answers", False):
+        counts = answer_sets(domain, puzzles.inputs, puzzles.labels).counts
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(ws) * -(-len(indices) // batch_size), desc=f"sweep {len(ws)} w x {len(indices)} puzzles",
@@ -209,6 +220,7 @@ def sweep_w(
         bar.set_postfix(w=f"{w:g}")
         sums = np.zeros((6, steps))  # valid, exact, hamming, distance, margin*cells, positive*cells
         cells = np.zeros(steps)
+        final_valid = np.zeros(len(puzzles), dtype=bool)
         chunks = (puzzles.batches(indices, batch_size) if arc_votes else
                   [indices[start : start + batch_size] for start in range(0, len(indices), batch_size)])
         for idx in chunks:
@@ -233,6 +245,8 @@ def sweep_w(
                     advantage_margin(out.logits_before[s], out.logits_after[s], labels, w), labels
                 )
                 sums[:4, s] += [valid.sum(), exact.sum(), hamming.sum(), np.sum(distance)]
+                if s == steps - 1 and counts is not None:
+                    final_valid[idx] = valid
                 sums[4:, s] += [mean * n_scored, positive * n_scored]
                 cells[s] += n_scored
             bar.update(1)
@@ -246,6 +260,8 @@ def sweep_w(
             margin_per_step=(sums[4] / np.maximum(cells, 1)).tolist(),
             positive_per_step=(sums[5] / np.maximum(cells, 1)).tolist(),
         )
+        if counts is not None and counts.max() > 1:
+            row.by_answers = valid_by_band(counts, final_valid)
         if arc_votes:
             from dis_rl.puzzles.arc_vote import evaluate_votes
             from dis_rl.vote import model_predictor
@@ -273,9 +289,12 @@ def sweep_checkpoint(
     covers the first ``max_aug`` augmentations of each test pair and also votes over them (the
     predictor and confidence rule of ``dis-rl eval --vote``)."""
     from dis_rl.evaluate import load_run
+    from dis_rl.runs import check_output, checkpoint_inputs
 
     run = load_run(checkpoint, split, device)
     model, cfg, ckpt, dev = run.model, run.cfg, run.checkpoint, run.device
+    if save:  # before the sweep: an output folder that is an input or inside a checkpoint is refused
+        check_output(out_dir, checkpoint_inputs(checkpoint, ckpt.path), folder=True)
     if cfg.data.domain == "arc" and split == "test":
         from dis_rl.vote import arc_vote_source
 
