@@ -22,7 +22,7 @@ ENV_IDS = {
 # shows (a test keeps them equal to the constructors' defaults).
 EPISODE_KWARGS = {"action_mode": "refine", "max_steps": None, "start": "input", "split": "train",
                   "success_bonus": 1.0, "step_penalty": 0.0, "protocol": None, "attempts": None,
-                  "render_cell": 0}
+                  "render_cell": 0, "allow_test_label_feedback": False}
 ENV_KWARGS = {
     "NQueensRefine-v0": {"num_train": 800, "num_test": 200, "puzzle_seed": 0, "augment": True,
                          "min_queens": 1, "max_queens": 7},

@@ -13,10 +13,12 @@ Two protocols, because one env serves two uses that must not mix:
 - ``"evaluation"``: nothing derived from the label reaches the agent before it commits an answer.
   Steps give reward 0 and no distance or solved flag; the answer after the last step (or
   ``submit()``) is the submission, scored then (reward 1.0 if correct, else 0.0); only the first
-  ``attempts`` submissions per puzzle are scored (ARC: 2, the official rule; Sudoku, N-Queens: 1).
+  ``attempts`` submissions per test input are scored (ARC: 2, the official rule; Sudoku, N-Queens: 1;
+  ``attempts=`` may lower it, never raise it). An evaluated split holds no label: its labels live in
+  a `dis_rl.envs.scoring.Scorer`, whose count is the session's, not the env's.
 
 The default (``protocol=None``) evaluates episodes on the test split and gives label feedback on the
-training split.
+training split; label feedback on the test split is refused unless ``allow_test_label_feedback=True``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from dis_rl.envs.scoring import Scorer
+from dis_rl.puzzles.answers import answer_sets
 from dis_rl.puzzles.base import PAD, Domain, PuzzleSet
 
 ACTION_MODES = ("refine", "edit")
@@ -80,7 +84,9 @@ class RefineTask:
     ``distance_is_exact``: the domain's distance is 0 exactly for solved answers, so the verifier
     only runs on distance-0 rows; False (Sudoku: distance to the stored label) verifies the rows
     ``could_be_solved`` accepts (default: every row). ``protocol`` and ``attempts``: see the module
-    docstring; ``default_attempts`` is the domain's rule.
+    docstring; ``default_attempts`` is the domain's rule (and the most ``attempts`` may be).
+    ``scorers[split]``: who scores the submissions of an evaluated split (its labels are gone from
+    ``sets[split]``, replaced by PAD).
     """
 
     domain: Domain
@@ -104,6 +110,7 @@ class RefineTask:
     names: dict[str, np.ndarray] = field(default_factory=dict)
     source: str = ""  # where the puzzles came from, for messages
     render_cell: int = 0  # pixels per cell of rgb_array frames (0: the domain's default)
+    allow_test_label_feedback: bool = False  # label feedback on test puzzles makes the env an oracle
 
     def __post_init__(self) -> None:
         _choice("action_mode", self.action_mode, ACTION_MODES)
@@ -114,6 +121,13 @@ class RefineTask:
         self.attempts = self.default_attempts if self.attempts is None else self.attempts
         if isinstance(self.attempts, bool) or not isinstance(self.attempts, (int, np.integer)) or self.attempts < 1:
             raise ValueError(f"attempts must be an integer >= 1, got {self.attempts!r}")
+        if self.attempts > self.default_attempts:
+            raise ValueError(f"attempts={self.attempts} exceeds the {self.domain.name} protocol's "
+                             f"{self.default_attempts} attempt(s) per test input: only fewer may be asked for")
+        if self.protocol == "label_feedback" and self.allow_test_label_feedback is not True:
+            raise ValueError("protocol='label_feedback' scores test puzzles against their labels at every step "
+                             "(an oracle, no benchmark score): pass allow_test_label_feedback=True to ask for it "
+                             "by name, or leave protocol=None (label feedback on the training split only)")
         for s in (self.train, self.test):
             if s.seq_len != self.train.seq_len or s.vocab_size != self.train.vocab_size:
                 raise ValueError("train and test puzzle sets must share sequence length and vocabulary")
@@ -149,6 +163,15 @@ class RefineTask:
         self._name_index = {s: {n: i for i, n in enumerate(self.names[s])} for s in SPLITS}
         self.name_objects = {s: _readonly(self.names[s].astype(object)) for s in SPLITS}  # what infos carry
         self.scorable = {s: self.domain.scored_cells(self.sets[s].labels) > 0 for s in SPLITS}
+        # An evaluated split's labels move into its scorer; the task keeps PAD in their place.
+        self.scorers: dict[str, Scorer] = {}
+        for split in SPLITS:
+            if self.evaluated(split):
+                puzzles = self.sets[split]
+                self.scorers[split] = Scorer(self.domain, puzzles.inputs, puzzles.labels, int(self.attempts),
+                                             [puzzles.extras[k] for k in self.extra_keys])
+                self.sets[split] = dataclasses.replace(puzzles, labels=np.zeros_like(puzzles.labels))
+        self.train, self.test = self.sets["train"], self.sets["test"]
         # Optional fast distance: per-puzzle candidate solutions computed once (N-Queens).
         self.candidates: dict[str, np.ndarray] | None = None
         if hasattr(self.domain, "solution_candidates"):
@@ -195,25 +218,19 @@ class RefineTask:
         return self.protocol == "evaluation" or (self.protocol is None and split == "test")
 
     def solutions(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``[N, K, L]`` uint8 token boards of each puzzle's correct solutions (N-Queens: every
-        completion that keeps the givens, padded by repeating the first; otherwise the label, unscored
-        cells `NOT_A_TOKEN`), ``[N]`` the unscored cells of each (a distance is a count of differing
-        cells) and ``[N]`` how many of the K boards are distinct solutions."""
+        """Each puzzle's answer set (`dis_rl.puzzles.answers`, the one home of "which answers are
+        valid"): ``[N, K, L]`` uint8 token boards (N-Queens: every completion that keeps the givens,
+        padded by repeating the first; otherwise the label), unscored cells `NOT_A_TOKEN`; ``[N]`` the
+        unscored cells of each (a distance is a count of differing cells) and ``[N]`` how many of the
+        K boards are distinct answers. Domains whose answers take a solver (Sudoku) keep the label
+        here and let the verifier decide (``distance_is_exact``)."""
         if split not in self._solutions:
             puzzles = self.sets[split]
-            if self.candidates is not None:
-                cands = self.candidates[split]
-                boards = self.domain.candidate_boards(cands, missing=NOT_A_TOKEN)
-                unscored = np.zeros(len(puzzles), dtype=np.int64)
-                # The padding repeats the first candidate: the distinct ones are those before it recurs.
-                repeats = (cands[:, 1:] == cands[:, :1]).astype(np.int8)
-                count = np.where(repeats.any(axis=1), repeats.argmax(axis=1) + 1, cands.shape[1])
-            else:
-                labels = puzzles.labels
-                boards = np.where(labels == PAD, NOT_A_TOKEN, labels).astype(np.uint8)[:, None]
-                unscored = (labels == PAD).sum(axis=1).astype(np.int64)
-                count = np.ones(len(puzzles), dtype=np.int64)
-            self._solutions[split] = (boards, unscored, count)
+            sets = answer_sets(self.domain, puzzles.inputs, puzzles.labels,
+                               unique=not getattr(self.domain, "cheap_answers", False))
+            boards = np.where(sets.boards == PAD, NOT_A_TOKEN, sets.boards).astype(np.uint8)
+            unscored = (sets.boards[:, 0] == PAD).sum(axis=1).astype(np.int64)
+            self._solutions[split] = (boards, unscored, sets.counts)
         return self._solutions[split]
 
     def require_puzzles(self, split: str) -> None:

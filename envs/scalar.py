@@ -46,7 +46,6 @@ class RefineEnv(gym.Env):
         self.observation_space = task.observation_space
         self.action_space = task.action_space
         self.max_steps = task.max_steps
-        self.submissions = {split: np.zeros(len(p), dtype=np.int64) for split, p in task.sets.items()}
         self._draws = PuzzleDraws(1)
         self._rows = np.zeros(1, dtype=np.int64)
         self._draw_rng: np.random.Generator | None = None
@@ -169,12 +168,9 @@ class RefineEnv(gym.Env):
         return bool(self.task.domain.verify(self._input[None], self._answer[None], labels[None])[0])
 
     def _submit(self):
-        """Score the current answer as one attempt (only the first ``attempts`` per puzzle count)."""
-        used = self.submissions[self._split]
-        used[self._index] += 1
-        scorable = self.task.scorable[self._split][self._index]
-        self._scored_now = bool(used[self._index] <= self.task.attempts and scorable)
-        self._solved = self._scored_now and self._verify()
+        """Score the current answer as one attempt (the scorer counts the first ``attempts`` per
+        test input, across every env of the session)."""
+        _, self._scored_now, self._solved = self.task.scorers[self._split].submit(self._index, self._answer)
         self._done = True
         return self._observation(), float(self._solved), True, False, self._info()
 
@@ -190,7 +186,7 @@ class RefineEnv(gym.Env):
                 "puzzle_index": self._index, "split": self._split}
         if self._evaluated:
             info["protocol"] = "evaluation"
-            info["attempt"] = int(self.submissions[self._split][self._index]) + (not self._done)
+            info["attempt"] = self.task.scorers[self._split].used(self._index) + (not self._done)
             if self._scored_now is not None:
                 info["scored"] = self._scored_now
                 if self._scored_now:

@@ -79,7 +79,6 @@ class RefineVectorEnv(VectorEnv):
         self.single_action_space = task.action_space
         self.observation_space = batch_space(task.observation_space, n)
         self.action_space = batch_space(task.action_space, n)
-        self.submissions = {split: np.zeros(len(p), dtype=np.int64) for split, p in task.sets.items()}
         self._rngs = [seeding.np_random()[0] for _ in range(n)]
         self._draws = PuzzleDraws(n)
         self._sizes = {split: len(puzzles) for split, puzzles in task.sets.items()}
@@ -103,7 +102,6 @@ class RefineVectorEnv(VectorEnv):
         self._targets = np.zeros((n, length), dtype=np.uint8)  # labels, unscored cells NOT_A_TOKEN
         self._unscored = np.zeros(n, dtype=np.int64)
         self._scored = np.ones(n, dtype=np.int64)
-        self._scorable = np.zeros(n, dtype=bool)
         self._fixed = np.zeros((n, length), dtype=bool)
         self._steps = np.zeros(n, dtype=np.int64)
         self._distance = np.zeros(n, dtype=np.int64)
@@ -234,13 +232,14 @@ class RefineVectorEnv(VectorEnv):
         self._index[rows] = indices
         self._pids[rows] = puzzles.puzzle_ids[indices]
         self._evaluated[rows] = evaluated
-        self._scorable[rows] = task.scorable[split][indices]
         if task.fixed_cells is not None:
             self._fixed[rows] = task.fixed_cells(inputs)
         self._steps[rows] = 0
         self._solved[rows] = False
         self._submitted[rows] = NOT_SUBMITTED
-        self._attempt[rows] = self.submissions[split][indices] + 1
+        if evaluated:
+            used = task.scorers[split].used
+            self._attempt[rows] = [used(int(i)) + 1 for i in indices]
         if not evaluated:
             boards, unscored, _ = task.solutions(split)
             if self._candidates is not None:
@@ -298,17 +297,11 @@ class RefineVectorEnv(VectorEnv):
 
     def _submit(self, rows: np.ndarray) -> np.ndarray:
         """Score the answers of evaluation ``rows`` as one attempt each; returns their rewards."""
-        task = self.task
         scored = np.zeros(len(rows), dtype=bool)
-        for j, i in enumerate(rows):  # in row order, so two rows on one puzzle share its attempts
-            used = self.submissions[self._split_names[i]]
-            used[self._index[i]] += 1
-            self._attempt[i] = used[self._index[i]]
-            scored[j] = used[self._index[i]] <= task.attempts and self._scorable[i]
         solved = np.zeros(len(rows), dtype=bool)
-        if scored.any():
-            at = rows[scored]
-            solved[scored] = task.domain.verify(self._inputs[at], self._answers[at], self._labels_of(at))
+        for j, i in enumerate(rows):  # in row order, so two rows on one puzzle share its attempts
+            scorer = self.task.scorers[self._split_names[i]]
+            self._attempt[i], scored[j], solved[j] = scorer.submit(int(self._index[i]), self._answers[i])
         self._submitted[rows] = np.where(scored, SCORED, UNSCORED)
         self._solved[rows] = solved
         return solved.astype(np.float64)

@@ -15,3 +15,14 @@ def tiny_overrides(tmp_path):
         "train.eval_every=0", "train.checkpoint_every=2", "train.log_every=1", "train.threads=1",
         f"out_dir={tmp_path}",
     ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_submission_counts():
+    """Each test starts with no test input submitted: the scorer counts per process, and tests
+    reuse the same small puzzles (what a user's process would count as one evaluation)."""
+    from dis_rl.envs import scoring
+
+    scoring._SESSIONS.append({})
+    yield
+    scoring._SESSIONS.pop()

@@ -16,7 +16,7 @@ from dis_rl import envs  # noqa: F401  (registers the ids)
 from dis_rl.envs.arc import grid_action, observation_grids, prompt
 from dis_rl.envs.evaluate import evaluate_agent
 from dis_rl.puzzles.arc import decode_grid, encode_grid
-from tests.test_envs import label_of
+from tests.test_envs import label_of, labels_by_name
 
 CONCEPTARC = Path("/work/shared/data/conceptarc")
 PAIR = {"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]}  # rotate 180
@@ -38,9 +38,12 @@ def kaggle(tmp_path):
 
 
 def oracle(env):
-    """A predictor that reads the label (only to check the scoring, never an agent)."""
+    """A predictor that reads the label (only to check the scoring, never an agent): the env holds
+    none, so it comes from a twin made with label feedback."""
     task = env.unwrapped.task
-    by_input = {task.test.inputs[i].tobytes(): task.test.labels[i].astype(np.int64) for i in range(len(task.test))}
+    labels = labels_by_name(env.spec, "test")
+    by_input = {task.test.inputs[i].tobytes(): labels[name].astype(np.int64)
+                for i, name in enumerate(task.names["test"])}
     return lambda obs: by_input[obs["input"].tobytes()]
 
 
@@ -50,7 +53,9 @@ def test_kaggle_layout_scores_pass_at_k_and_writes_a_submission(kaggle, tmp_path
     assert env.unwrapped.task.puzzle_names("train") == ["ccc/0"]  # the training files, not the same tasks
     perfect = evaluate_agent(oracle(env), env, progress=False)
     assert perfect.pass_at(1) == perfect.pass_at(2) == 1.0
-    copy = evaluate_agent(lambda obs: obs["input"].astype(np.int64), env, progress=False)
+    with pytest.raises(ValueError, match="already submitted"):  # a used-up env: its attempts are spent
+        evaluate_agent(oracle(env), env, progress=False)
+    copy = evaluate_agent(lambda obs: obs["input"].astype(np.int64), "ARCRefine-v0", source=kaggle, progress=False)
     assert copy.pass_at(2) == 0.0 and copy.per_task() == {"aaa": 0.0, "bbb": 0.0}
     sub = json.loads(copy.write_submission(tmp_path / "submission.json").read_text())
     assert sorted(sub) == ["aaa", "bbb"] and len(sub["aaa"]) == 2
