@@ -381,6 +381,22 @@ def trainable_policy(checkpoint: str) -> tuple[TRM, Any, Any, list[torch.Tensor]
     return model, cfg, ckpt, params
 
 
+def pretraining_cost(meta: dict[str, Any], where: str) -> tuple[int, float, int]:
+    """Network calls, training seconds and env steps that made a checkpoint, from its metadata:
+    ``trainer`` in a run's step folder, ``training`` in an exported or shipped one, plus the
+    ``pretraining`` a fine-tuned checkpoint carries from its own base. One that records no cost is
+    refused: a curve fine-tuned from it would start at 0 calls as if it had cost nothing."""
+    record = meta.get("trainer") or meta.get("training") or {}
+    if "network_calls" not in record:
+        raise ValueError(f"{where}: meta.json records no training cost (no trainer.network_calls or "
+                         f"training.network_calls), so the fine-tuned arm's curve cannot start after it")
+    base = meta.get("pretraining") or {}
+    steps = record.get("env_steps", int(record.get("examples", 0)) * int(meta["config"]["train"]["supervision_steps"]))
+    return (int(record["network_calls"]) + int(base.get("network_calls", 0)),
+            float(record.get("train_s", record.get("elapsed_s", 0.0))) + float(base.get("train_s", 0.0)),
+            int(steps) + int(base.get("env_steps", 0)))
+
+
 def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
              budget: RunBudget | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Fine-tune ``args.checkpoint`` and return the evaluation records (also in ``eval_log.jsonl``);
@@ -404,6 +420,8 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
 
     # Pretrained policy, its frozen copy (the KL anchor) and the env over the same puzzles.
     model, cfg, ckpt, params = trainable_policy(args.checkpoint)
+    # What made the checkpoint, carried into this run's own checkpoint (a chain of fine-tunings adds up).
+    base_cost = dict(zip(("network_calls", "train_s", "env_steps"), pretraining_cost(ckpt.meta, args.checkpoint)))
     reference = copy.deepcopy(model).eval() if args.kl_coef > 0 else None
     steps = args.steps or cfg.train.supervision_steps
     step_input = cfg.train.step_input
@@ -453,7 +471,8 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     def checkpoint_meta() -> dict[str, Any]:
         return {"config": ckpt.meta["config"], "data": ckpt.meta["data"],
                 "rl": {"arm": "pg_finetune", **dataclasses.asdict(args), "seed": seed},
-                "trainer": {"env_steps": env_steps, "network_calls": network_calls}}
+                "trainer": {"env_steps": env_steps, "network_calls": network_calls, "train_s": round(train_s, 3)},
+                "pretraining": base_cost}
 
     run_eval(0)
     bar = BudgetBar(f"pg_finetune {args.algorithm}", budget.max_network_calls, budget.max_train_seconds,

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from dis_rl import runs
-from dis_rl.agents.pg_finetune import PGArgs, finetune
+from dis_rl.agents.pg_finetune import PGArgs, finetune, pretraining_cost
 from dis_rl.agents.ppo_scratch import PPOArgs, train_ppo
 from dis_rl.config import ConfigError, apply_overrides, build_config, locate_config, read_yaml
 
@@ -46,6 +46,11 @@ class RLConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def starting_checkpoints(self) -> list[str]:
+        """The checkpoints this arm trains from (`dis_rl.compare` reuses a result only while their
+        content is unchanged)."""
+        return [self.finetune.checkpoint] if self.arm == "pg_finetune" else []
 
 
 SECTIONS = {"ppo_scratch": "ppo", "pg_finetune": "finetune"}  # the section each arm reads
@@ -85,7 +90,7 @@ def run_rl(cfg: RLConfig, run_dir: str | Path | None = None, overwrite: bool = F
            progress: bool = True) -> list[dict[str, Any]]:
     """Run the config's arm; returns its evaluation records (``eval_log.jsonl`` in the run folder).
     A folder holding an earlier run is refused unless ``overwrite`` (`dis_rl.runs`)."""
-    run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
+    run_dir = runs.run_folder_path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
     runs.check_run_dir(run_dir, overwrite=overwrite)
     with runs.folder_lock(run_dir, "rl"):
         runs.prepare_run_dir(run_dir, overwrite=overwrite)
@@ -122,12 +127,10 @@ def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
     calls0 = steps0 = 0
     seconds0 = 0.0
     if cfg.arm == "pg_finetune":
-        from dis_rl.checkpoint import load_checkpoint
+        from dis_rl.checkpoint import read_meta, resolve_checkpoint
 
-        meta = load_checkpoint(cfg.finetune.checkpoint, with_optim=False).meta
-        trainer = meta.get("trainer", {})
-        calls0, seconds0 = int(trainer.get("network_calls", 0)), trainer.get("train_s", trainer.get("elapsed_s", 0.0))
-        steps0 = int(trainer.get("examples", 0)) * meta["config"]["train"]["supervision_steps"]
+        folder = resolve_checkpoint(cfg.finetune.checkpoint)
+        calls0, seconds0, steps0 = pretraining_cost(read_meta(folder), str(folder))
     evals = [{"network_calls": calls0 + r["network_calls"], "train_s": seconds0 + r["train_s"], "valid": r["valid"],
               "exact": r.get("exact", float("nan")), "env_steps": steps0 + r["env_steps"]} for r in records]
     last = records[-1]
@@ -139,5 +142,6 @@ def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
 def register_compare_arms() -> None:
     from dis_rl.arms import register_arm_kind
 
+    load_arm.keys = {f.name for f in dataclasses.fields(RLConfig)}  # what compare's shared overrides may set
     for kind in ARMS:
         register_arm_kind(kind, run_arm, load_arm)

@@ -22,7 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from dis_rl.arms import ARM_KINDS, ARM_LOADERS, ArmRun, register_arm_kind  # noqa: F401 (re-exported)
@@ -56,7 +56,7 @@ class CompareConfig:
     eval_spacing: str = "linear"  # linear (evenly) | log (geometric from budget/100 to budget: ratios up to 100x)
     baseline: str = ""  # the arm whose final accuracy is the target (default: the first trm arm)
     contender: str = ""  # the arm measured against it (default: the first dis arm)
-    overrides: list[str] = field(default_factory=list)  # applied to every arm (e.g. train.threads=2)
+    overrides: list[str] = field(default_factory=list)  # applied to each arm with the key (train.threads=2, finetune.lr=1e-5)
     reach: float = 0.0  # also tabulate, per seed, the calls to first reach this valid accuracy (0: off)
     report: str = ""  # also write that table, with its provenance, to this markdown file (needs reach)
     arms: list[Arm] = field(default_factory=list)
@@ -118,7 +118,12 @@ def load_compare_config(path: str | Path, overrides: list[str] | None = None) ->
     """Parse and check a compare file (a path or a shipped config name); returns it with the folder
     arm configs are relative to."""
     path = locate_config(path, "compare file")
-    data = apply_overrides(read_yaml(path, "compare file"), overrides, example="budget.network_calls=1e6")
+    # An override of a key the compare file does not have (finetune.checkpoint=..., train.lr=...) is
+    # meant for the arms: it joins the shared ``overrides``, which go to each arm that has the key.
+    own_keys = {f.name for f in fields(CompareConfig)}
+    own = [o for o in overrides or [] if _top_key(o) in own_keys or not any(_takes(k, o) for k in ARM_KINDS)]
+    data = apply_overrides(read_yaml(path, "compare file"), own, example="budget.network_calls=1e6")
+    data["overrides"] = [*(data.get("overrides") or []), *(o for o in overrides or [] if o not in own)]
     arms = data.pop("arms", [])
     try:
         if not isinstance(arms, list):
@@ -126,9 +131,24 @@ def load_compare_config(path: str | Path, overrides: list[str] | None = None) ->
         cfg = _build(CompareConfig, data, "")
         cfg.arms = [_build(Arm, arm, f"arms[{i}]") for i, arm in enumerate(arms)]
         cfg.validate()
+        for item in cfg.overrides:
+            if not any(_takes(arm.kind, item) for arm in cfg.arms):
+                raise ConfigError(f"override {item!r}: no arm has the key {_top_key(item)!r} (arm kinds: "
+                                  f"{sorted({a.kind for a in cfg.arms})})")
     except (ConfigError, ValueError) as err:
         raise ConfigError(f"{path}: {err}") from None
     return cfg, path.resolve().parent
+
+
+def _top_key(override: str) -> str:
+    return override.split("=", 1)[0].strip().split(".", 1)[0]
+
+
+def _takes(kind: str, override: str) -> bool:
+    """Whether arms of ``kind`` have the override's top-level key (train arms: a train config's
+    sections; an arm kind with its own config format: the loader's ``keys``)."""
+    keys = getattr(ARM_LOADERS[kind], "keys", ()) if kind in ARM_LOADERS else {f.name for f in fields(RunConfig)}
+    return _top_key(override) in keys
 
 
 def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> RunConfig:
@@ -138,7 +158,8 @@ def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> R
         config_path = base_dir / config_path
     budget = cfg.budget
     if arm.kind in ARM_LOADERS:  # an arm with its own config format (the RL arms)
-        run = ARM_LOADERS[arm.kind](config_path, [*arm.overrides], seed, budget, cfg.eval_points)
+        shared = [o for o in cfg.overrides if _takes(arm.kind, o)]
+        run = ARM_LOADERS[arm.kind](config_path, [*shared, *arm.overrides], seed, budget, cfg.eval_points)
         run.name = f"{arm.name}_seed{seed}"
         return run
     forced = [f"train.seed={seed}", "train.max_batches=1000000000", "train.eval_every=0", "train.checkpoint_every=0"]
@@ -149,7 +170,8 @@ def arm_run_config(cfg: CompareConfig, arm: Arm, seed: int, base_dir: Path) -> R
     else:
         forced += [f"train.max_train_seconds={budget.seconds}",
                    f"train.eval_at_seconds=[{', '.join(map(str, points))}]"]
-    run = load_config(config_path, [*cfg.overrides, *arm.overrides, *forced])
+    shared = [o for o in cfg.overrides if _takes(arm.kind, o)]
+    run = load_config(config_path, [*shared, *arm.overrides, *forced])
     if arm.kind in ("dis", "trm") and run.train.method != arm.kind:
         raise ConfigError(f"arm {arm.name!r} has kind {arm.kind!r} but {config_path} trains train.method "
                           f"{run.train.method!r}")
@@ -198,6 +220,10 @@ class ArmSummary:
     realised_calls_per_example: float
     parameters: int
     env_steps: list[float] = field(default_factory=list)  # per eval point, mean over seeds
+    points: list[int] = field(default_factory=list)  # which of the comparison's points each entry is
+    # Final valid share by the boards' number of valid answers (band -> (boards, mean over seeds));
+    # empty when every board has one answer or the arm's evaluations do not record it.
+    final_by_answers: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @property
     def final_mean(self) -> float:
@@ -232,19 +258,19 @@ def _by_point(evals: list[dict], points: list[float], unit: str, start: float = 
 def summarise(arm: Arm, runs: dict[int, ArmRun], points: list[float], unit: str = "network_calls") -> ArmSummary:
     """Average the seeds at each evaluation point. An evaluation belongs to the last point its
     counter (``unit``: network_calls or train_s) had reached; points that a seed passed within one
-    round (so evaluated once for several) are kept only where every seed has them."""
+    round (so evaluated once for several) are kept only where every seed has them. Evaluations
+    before the first point (an arm's look at its start) are left out, so that every arm, one seed
+    or several, is read at the comparison's points only; a fine-tuned arm is aligned on its own
+    budget (after its pretraining's `start`)."""
     seeds = sorted(runs)
-    if len(seeds) == 1:  # nothing to align: keep every evaluation
-        at = [dict(enumerate(runs[seeds[0]].evals))]
-    else:  # a fine-tuned arm is aligned on its own budget (after its pretraining's `start`)
-        at = [_by_point(runs[s].evals, points, unit, runs[s].start.get(unit, 0.0)) for s in seeds]
+    at = [_by_point(runs[s].evals, points, unit, runs[s].start.get(unit, 0.0)) for s in seeds]
     common = sorted(set.intersection(*(set(b) for b in at)) - {-1}) or [max(at[0])]
     col = {key: [[b[i].get(key, float("nan")) for b in at] for i in common]
            for key in ("network_calls", "train_s", "valid", "env_steps")}
     return ArmSummary(
         name=arm.name, kind=arm.kind, seeds=seeds,
         calls=[_mean(v) for v in col["network_calls"]], seconds=[_mean(v) for v in col["train_s"]],
-        env_steps=[_mean(v) for v in col["env_steps"]],
+        env_steps=[_mean(v) for v in col["env_steps"]], points=common,
         valid_mean=[_mean(v) for v in col["valid"]], valid_min=[min(v) for v in col["valid"]],
         valid_max=[max(v) for v in col["valid"]],
         final_valid=[runs[s].evals[-1]["valid"] for s in seeds],
@@ -252,7 +278,16 @@ def summarise(arm: Arm, runs: dict[int, ArmRun], points: list[float], unit: str 
         calls_per_example=_mean([runs[s].calls_per_example for s in seeds]),
         realised_calls_per_example=_mean([runs[s].realised_calls_per_example for s in seeds]),
         parameters=runs[seeds[0]].parameters,
+        final_by_answers=_final_by_answers([runs[s].evals[-1] for s in seeds]),
     )
+
+
+def _final_by_answers(finals: list[dict]) -> dict[str, tuple[int, float]]:
+    """Band -> (boards, valid share averaged over the seeds) from the seeds' last evaluations."""
+    bands = [f.get("valid_by_answers") for f in finals]
+    if not bands or any(b is None for b in bands):
+        return {}
+    return {name: (bands[0][name]["puzzles"], _mean([b[name]["valid"] for b in bands])) for name in bands[0]}
 
 
 @dataclass
@@ -310,13 +345,26 @@ def format_tables(summaries: list[ArmSummary], verdict_: Verdict | None, budget:
             f"{s.realised_calls_per_example:.1f} | {100 * s.final_mean:.1f} ± {100 * _std(s.final_valid):.1f} | "
             f"{100 * _mean(s.final_exact):.1f} | {s.calls[-1]:,.0f} | {s.seconds[-1]:.0f} |"
         )
+    banded = [s for s in summaries if s.final_by_answers]
+    if banded:
+        names = list(banded[0].final_by_answers)
+        lines += ["", "Final valid % by the boards' number of valid answers (mean over seeds; boards in brackets):", "",
+                  "| arm | " + " | ".join(f"{n} ({banded[0].final_by_answers[n][0]})" for n in names) + " |",
+                  "|---|" + "---:|" * len(names)]
+        for s in banded:
+            lines.append(f"| {s.name} | " + " | ".join(
+                f"{100 * s.final_by_answers[n][1]:.1f}" if n in s.final_by_answers else "-" for n in names) + " |")
     lines += ["", "Valid % at each evaluation point (mean over seeds; calls / training s of that arm):", "",
               "| point | " + " | ".join(s.name for s in summaries) + " |",
               "|---:|" + "---:|" * len(summaries)]
-    for k in range(max(len(s.calls) for s in summaries)):
-        cells = [f"{100 * s.valid_mean[k]:.1f} ({s.calls[k]:,.0f} / {s.seconds[k]:.0f}s)" if k < len(s.calls) else "-"
-                 for s in summaries]
-        lines.append(f"| {k + 1} | " + " | ".join(cells) + " |")
+    # One row per point of the comparison: an arm without an evaluation there shows "-".
+    at = {s.name: s.points or list(range(len(s.calls))) for s in summaries}
+    for point in sorted({p for s in summaries for p in at[s.name]}):
+        cells = []
+        for s in summaries:
+            k = at[s.name].index(point) if point in at[s.name] else None
+            cells.append("-" if k is None else f"{100 * s.valid_mean[k]:.1f} ({s.calls[k]:,.0f} / {s.seconds[k]:.0f}s)")
+        lines.append(f"| {point + 1} | " + " | ".join(cells) + " |")
     if verdict_ is not None:
         v = verdict_
         kinds = {s.name: s.kind for s in summaries}
@@ -392,7 +440,20 @@ def write_report(path: Path, cfg: CompareConfig, source: Path, overrides: list[s
     return path
 
 
-def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | None = None, log_x: bool = False) -> Path:
+# Arms drawn later are thinner, dashed and with smaller markers of another shape, so that two arms
+# on the same values (e.g. both at 0%) stay visible: the earlier, wider line shows around the later one.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_DASHES = ("-", "--", ":", "-.")
+
+
+def line_style(i: int) -> dict:
+    """The matplotlib style of the ``i``-th arm's line in ``compare.png``."""
+    return {"marker": _MARKERS[i % len(_MARKERS)], "ls": _DASHES[i % len(_DASHES)],
+            "lw": max(3.0 - 0.6 * i, 0.8), "ms": max(8.0 - 1.5 * i, 3.0), "zorder": 2 + i}
+
+
+def comparison_figure(summaries: list[ArmSummary], target: float | None = None, log_x: bool = False):
+    """The figure of `plot_comparison` (open: the caller saves and closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -404,10 +465,10 @@ def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | Non
     for ax, key, label in ((axes[0], "calls", "network calls (cumulative, all examples)"),
                            (axes[1], "seconds", "training time (s, evaluation excluded)"),
                            (axes[2], "env_steps", "environment steps (refinement steps of training puzzles)")):
-        for s in summaries:
+        for i, s in enumerate(summaries):
             x = getattr(s, key)
             seeds = f"{len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}"
-            ax.plot(x, [100 * v for v in s.valid_mean], "o-", ms=3, label=f"{s.name} ({seeds})")
+            ax.plot(x, [100 * v for v in s.valid_mean], label=f"{s.name} ({seeds})", **line_style(i))
             if len(s.seeds) > 1:
                 ax.fill_between(x, [100 * v for v in s.valid_min], [100 * v for v in s.valid_max], alpha=0.2)
         if target is not None and target > 0:
@@ -420,6 +481,13 @@ def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | Non
     axes[0].legend(fontsize=8)
     fig.suptitle("accuracy vs compute (mean, min-max band over seeds)")
     fig.tight_layout()
+    return fig
+
+
+def plot_comparison(summaries: list[ArmSummary], path: Path, target: float | None = None, log_x: bool = False) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = comparison_figure(summaries, target, log_x)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -522,8 +590,33 @@ def _read_finished(todo: list, name: str, run_dir: Path,
     return done
 
 
-def _finished(run: RunConfig, arm_dir: Path) -> ArmRun | None:
-    """The saved result of a finished arm x seed whose resolved config is ``run``'s, else None."""
+def provenance(run: RunConfig) -> dict:
+    """What a result depends on besides its resolved config: the code's commit and the content
+    (SHA-256 of every file) of each checkpoint the arm starts from (``starting_checkpoints()``)."""
+    import hashlib
+
+    from dis_rl.checkpoint import CheckpointError, git_commit, resolve_checkpoint
+
+    digests = {}
+    for ref in getattr(run, "starting_checkpoints", lambda: [])():
+        try:
+            folder = resolve_checkpoint(ref)
+        except CheckpointError:
+            digests[str(ref)] = "missing"
+            continue
+        digest = hashlib.sha256()
+        for file in sorted(f for f in folder.iterdir() if f.is_file()):
+            digest.update(file.name.encode())
+            with open(file, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        digests[str(ref)] = digest.hexdigest()
+    return {"commit": git_commit(), "checkpoints": digests}
+
+
+def _finished(run: RunConfig, arm_dir: Path, why: list[str] | None = None) -> ArmRun | None:
+    """The saved result of a finished arm x seed whose resolved config and `provenance` are
+    ``run``'s, else None (``why`` receives the reason when a saved result is stale)."""
     done = arm_dir / "arm_result.json"
     if not done.is_file():
         return None
@@ -532,6 +625,15 @@ def _finished(run: RunConfig, arm_dir: Path) -> ArmRun | None:
     except (OSError, ValueError):
         return None  # half-written or damaged: the arm x seed counts as unfinished (and retrains)
     if not isinstance(saved, dict) or saved.get("config") != json.loads(json.dumps(run.to_dict())):
+        return None
+    now, then = provenance(run), saved.get("provenance") or {}
+    if now != then:
+        if why is not None:
+            changed = [f"the checkpoint {ref}" for ref, d in now["checkpoints"].items()
+                       if then.get("checkpoints", {}).get(ref) != d]
+            if now["commit"] != then.get("commit"):
+                changed.append(f"the code (commit {then.get('commit', 'unknown')} -> {now['commit']})")
+            why.append(", ".join(changed) or "what it was trained from")
         return None
     return ArmRun(**saved["run"])
 
@@ -569,9 +671,12 @@ def _print_flushed(line: str) -> None:
 
 def _reuse(arm: Arm, run: RunConfig, arm_dir: Path, fresh: bool, log: Callable[[str], None]) -> ArmRun | None:
     """The finished result to reuse (logged), or None when the arm x seed must train."""
-    reused = None if fresh else _finished(run, arm_dir)
+    why: list[str] = []
+    reused = None if fresh else _finished(run, arm_dir, why)
     if reused is not None:
         log(f"[{arm.name}] reusing {arm_dir / 'arm_result.json'}")
+    elif why:
+        log(f"[{arm.name}] not reusing {arm_dir / 'arm_result.json'}: {why[0]} changed since it ran")
     return reused
 
 
@@ -587,11 +692,13 @@ def _run_or_reuse(arm: Arm, run: RunConfig, arm_dir: Path, progress: bool, fresh
 
         shutil.rmtree(arm_dir)  # a stale or half-finished run: logs must start empty
     seed = run.seed if hasattr(run, "seed") else run.train.seed
+    started_from = provenance(run)  # what it trains from, read before it does
     log(f"[{arm.name} seed {seed}] training ({arm.kind}) in {arm_dir}")
     result = ARM_KINDS[arm.kind](run, arm_dir, progress)
     final = result.evals[-1] if result.evals else {}
     log(f"[{arm.name} seed {seed}] valid {100 * final.get('valid', 0):.1f}% after "
         f"{final.get('network_calls', 0):,.0f} calls, {final.get('train_s', 0):.0f}s training")
     resolved = json.loads(json.dumps(run.to_dict()))
-    (arm_dir / "arm_result.json").write_text(json.dumps({"config": resolved, "run": asdict(result)}))
+    (arm_dir / "arm_result.json").write_text(json.dumps({"config": resolved, "provenance": started_from,
+                                                         "run": asdict(result)}))
     return result

@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from dis_rl.cli import main
-from dis_rl.compare import ArmSummary, compare, load_compare_config, verdict
+from dis_rl.compare import ArmSummary, Budget, compare, load_compare_config, verdict
 from dis_rl.config import ConfigError
 from dis_rl.runs import LOCK_NAME
 
@@ -108,14 +108,19 @@ def test_log_spaced_points_and_alignment_of_merged_evaluations(tmp_path):
     assert s.calls == [155, 305, 605] and s.valid_mean == [0.1, 0.25, 0.45] and s.final_valid == [0.4, 0.5]
 
 
-def test_single_seed_keeps_every_evaluation_and_ratio_words():
-    from dis_rl.compare import Arm, ArmRun, ratio_words, summarise
+def test_one_seed_is_read_at_the_same_points_as_several_and_ratio_words():
+    from dis_rl.compare import Arm, ArmRun, format_tables, ratio_words, summarise
 
-    # An arm that starts after pretraining: all its counters lie beyond the budget's points.
-    evals = [{"network_calls": 500 + 10 * i, "train_s": 50.0 + i, "valid": 0.8 + 0.01 * i, "exact": 0.7, "env_steps": i}
-             for i in range(4)]
-    s = summarise(Arm("FT", "rl"), {0: ArmRun(evals, 13, 13)}, points=[10.0, 100.0], unit="network_calls")
-    assert s.calls == [500, 510, 520, 530] and len(s.valid_mean) == 4
+    # An arm that looks at its start (PPO's evaluation at 0 calls) gets no extra point: one seed is
+    # aligned on the comparison's points like several.
+    evals = [{"network_calls": c, "train_s": c / 10, "valid": v, "exact": v, "env_steps": c}
+             for c, v in zip([0, 50, 100], [0.0, 0.1, 0.2])]
+    s = summarise(Arm("PPO", "ppo_scratch"), {0: ArmRun(evals, 13, 13)}, points=[50.0, 100.0], unit="network_calls")
+    assert s.calls == [50, 100] and s.points == [0, 1]
+    other = summarise(Arm("DIS", "dis"), {0: ArmRun(evals[1:], 18, 18)}, points=[50.0, 100.0])
+    rows = [line for line in format_tables([s, other], None, Budget(network_calls=100)).splitlines()
+            if line[2:3].isdigit()]
+    assert [r.split(" |")[0] for r in rows] == ["| 1", "| 2"] and not any("- |" in r for r in rows)
     # Two seeds of such an arm are aligned on their own budget (counted from `start`), not collapsed
     # into the last point: evaluations at 0, 50 and 100 own calls after 500 of pretraining.
     def tuned(valid):
