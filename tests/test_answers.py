@@ -157,3 +157,19 @@ def test_format_table_shows_valid_by_number_of_answers(nqueens_test):
     assert "| valid answers of the puzzle | puzzles | valid % |" in text
     assert "| several |" in text
     assert sum(n for name, n, _ in result.by_answers() if name != "several") == 50
+
+
+def test_compare_tables_show_valid_by_number_of_answers():
+    from dis_rl.arms import ArmRun
+    from dis_rl.compare import Arm, Budget, format_tables, summarise
+
+    def run(valid, several):
+        bands = {"1": {"puzzles": 151, "valid": 1.0}, "several": {"puzzles": 49, "valid": several}}
+        ev = {"network_calls": 1000, "train_s": 1.0, "valid": valid, "exact": valid, "env_steps": 0,
+              "valid_by_answers": bands}
+        return ArmRun(evals=[ev], calls_per_example=18, realised_calls_per_example=18, parameters=10)
+
+    summary = summarise(Arm("DIS", "dis"), {0: run(0.9, 0.6), 1: run(1.0, 1.0)}, [1000.0])
+    assert summary.final_by_answers == {"1": (151, 1.0), "several": (49, 0.8)}
+    text = format_tables([summary], None, Budget(network_calls=1000))
+    assert "| arm | 1 (151) | several (49) |" in text and "| DIS | 100.0 | 80.0 |" in text
