@@ -7,6 +7,7 @@ key and the file before any work starts. The resolved config is saved in every r
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import reprlib
@@ -430,17 +431,27 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def _merged(old: Any, new: Any) -> Any:
+    """``new`` laid over ``old``: mappings merge key by key (so ``model={hidden: 128}`` changes one
+    key of the section and ``model={}`` none), anything else replaces."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **{k: _merged(old.get(k), v) for k, v in new.items()}}
+    return new
+
+
 def _set_override(tree: dict, dotted: str, raw: str) -> None:
     parts = dotted.split(".")
     node = tree
     for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
+        child = node.get(part, {})
+        if not isinstance(child, dict):
             raise ConfigError(f"override {dotted}: {part} is not a section")
+        node[part] = node = dict(child)  # a copy: the caller's nested sections stay as they were
     try:  # `key=` is the empty string: a shell turns `key=''` into it, and YAML would read None
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.safe_load(raw) if raw.strip() else ""
     except (yaml.YAMLError, ValueError, RecursionError) as err:
         raise ConfigError(f"override {dotted}: {raw!r} is not a YAML value ({str(err)[:200]})") from None
+    node[parts[-1]] = _merged(node.get(parts[-1]), value)
 
 
 def apply_overrides(data: dict | None, overrides: list[str] | None, example: str = "train.lr=3e-4") -> dict:
@@ -557,3 +568,58 @@ def save_config(cfg: RunConfig, path: str | Path) -> None:
     data = cfg.to_dict()
     data["train"]["betas"] = list(data["train"]["betas"])
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+# Train keys a resumed run cannot change even when named: they decide what the saved state means.
+RESUME_FIXED_TRAIN = ("method", "seed", "supervision_steps", "batch_size", "targets")
+
+
+def resume_changes(saved: dict, cfg: RunConfig, named: Any = ()) -> dict[str, list]:
+    """The train keys in which ``cfg`` differs from the checkpoint's ``saved`` config, as
+    ``{"train.lr": [old, new]}``, for a resume to record. A different data or model config, a
+    change of a `RESUME_FIXED_TRAIN` key, or a train key not ``named`` (``train.lr`` or ``train``,
+    as given on the command line) is refused: the run would go on as if it had always used it."""
+    def flat(data: dict) -> dict[str, Any]:
+        data = json.loads(json.dumps(data, default=list))
+        return {f"{sec}.{k}": v for sec in ("data", "model", "train") for k, v in (data.get(sec) or {}).items()}
+
+    try:  # the saved config with today's defaults filled in, so new keys do not count as changes
+        saved = config_from_dict(dict(saved)).to_dict()
+    except (ConfigError, ValueError, TypeError):
+        pass
+    old, new = flat(saved), flat(cfg.to_dict())
+    diff = {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+    named = {str(n) for n in named}
+    words = lambda keys: ", ".join(f"{k} {diff[k][0]!r} -> {diff[k][1]!r}" for k in keys)  # noqa: E731
+    fixed = [k for k in diff if not k.startswith("train.") or k.split(".", 1)[1] in RESUME_FIXED_TRAIN]
+    if fixed:
+        raise ConfigError(f"--resume continues the saved run, but this config changes {words(fixed)}: resume "
+                          f"with the run's own config (runs/<name>/config.yaml) or start a new run")
+    unnamed = [k for k in diff if k not in named and k.split(".", 1)[0] not in named]
+    if unnamed:
+        raise ConfigError(f"--resume: this config changes {words(unnamed)} from the saved run; name each change "
+                          f"on the command line to make it ({' '.join(f'{k}={diff[k][1]}' for k in unnamed)}), "
+                          f"and it is recorded in resume_log.jsonl and config.yaml")
+    return diff
+
+
+def record_resume(run_dir: str | Path, batch: int, changes: dict[str, list]) -> None:
+    """Note a resume's changes: a line in ``resume_log.jsonl`` (when there are any) and, at the end
+    of the freshly written ``config.yaml`` (the values in force now), one comment per change so far."""
+    run_dir = Path(run_dir)
+    log = run_dir / "resume_log.jsonl"
+    if changes:
+        with open(log, "a") as out:
+            out.write(json.dumps({"batch": batch, "changed": changes}) + "\n")
+    if not log.is_file():
+        return
+    lines = []
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+            words = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in entry["changed"].items())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a torn line: the log itself still has it
+        lines.append(f"# resumed at batch {entry.get('batch')} with {words} (before it, the run used the old values)\n")
+    with open(run_dir / "config.yaml", "a") as cfg:
+        cfg.writelines(lines)

@@ -150,7 +150,8 @@ def test_training_on_crops_runs_evaluates_and_resumes_exactly(tmp_path, method):
     assert result.num_puzzles == len(straight.test_set) and np.isfinite(result.hamming_per_step).all()
     first = Trainer(arc_cfg(method, max_batches=2, checkpoint_every=2), tmp_path / "b", progress=False)
     first.run()
-    resumed = Trainer(arc_cfg(method, max_batches=4), tmp_path / "b", progress=False, resume=True)
+    resumed = Trainer(arc_cfg(method, max_batches=4), tmp_path / "b", progress=False, resume=True,
+                      resume_named=("train.max_batches", "train.checkpoint_every"))
     resumed.run(resume=True)
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name

@@ -139,7 +139,8 @@ def test_trm_resume_is_exact(tmp_path):
     straight.run()
     first = Trainer(tiny(max_batches=3, halt_exploration_prob=0.5), tmp_path / "b", progress=False)
     first.run()
-    resumed = Trainer(tiny(max_batches=6, halt_exploration_prob=0.5), tmp_path / "b", progress=False, resume=True)
+    resumed = Trainer(tiny(max_batches=6, halt_exploration_prob=0.5), tmp_path / "b", progress=False, resume=True,
+                      resume_named=("train.max_batches",))
     resumed.run()
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name

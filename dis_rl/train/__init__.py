@@ -9,12 +9,13 @@ register_method("trm", TRMMethod)
 
 
 def train(cfg, run_dir=None, resume: bool = False, progress: bool = True, overwrite: bool = False,
-          figures: bool = True):
+          figures: bool = True, resume_named: tuple[str, ...] = ()):
     """Train ``cfg`` (a `RunConfig`) in ``run_dir`` (default ``out_dir/name``); returns the final
     `EvalResult`. A folder holding an earlier run needs ``resume`` or ``overwrite``. Writes the run's
     figures (``accuracy_vs_calls.png``, ``hamming_per_step.png``) as ``dis-rl train CONFIG`` does,
-    unless ``figures=False``."""
-    trainer = Trainer(cfg, run_dir, progress, resume=resume, overwrite=overwrite)
+    unless ``figures=False``. ``resume_named``: the train keys (``"train.max_batches"``) a resume
+    may change from the checkpoint's config (recorded in ``resume_log.jsonl``)."""
+    trainer = Trainer(cfg, run_dir, progress, resume=resume, overwrite=overwrite, resume_named=resume_named)
     result = trainer.run()
     if figures and trainer.dist.is_main:
         from dis_rl.plots import plot_run

@@ -30,7 +30,7 @@ from dis_rl.checkpoint import (
     save_checkpoint,
     trainer_state,
 )
-from dis_rl.config import METHOD_NAMES, ConfigError, RunConfig, save_config
+from dis_rl.config import METHOD_NAMES, ConfigError, RunConfig, record_resume, resume_changes, save_config
 from dis_rl.data import build_data, unique_answers
 from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
@@ -62,7 +62,8 @@ def build_model(cfg: RunConfig, vocab_size: int, seq_len: int, num_puzzle_ids: i
 
 class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
-                 data: tuple | None = None, resume: bool = False, overwrite: bool = False) -> None:
+                 data: tuple | None = None, resume: bool = False, overwrite: bool = False,
+                 resume_named: tuple[str, ...] = ()) -> None:
         """``data``: ``(train_source, test_set)`` in place of ``build_data(cfg.data)`` (benchmarks).
         ``resume`` continues the run folder's last checkpoint; ``overwrite`` replaces the run a used
         folder holds; without either a used folder is refused here, before any data is built."""
@@ -98,6 +99,8 @@ class Trainer:
         distributed.broadcast_parameters(self.model, self.dist)
         self.stream = ExampleStream(self.train_source, tc.seed)
         self.target_rng = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
+        # Config keys the user named for this resume: only those may differ from the checkpoint's.
+        self.resume_named, self.resume_changed = tuple(resume_named), {}
 
         dense = self.model.dense_parameters()
         if tc.optimizer == "adam_atan2":
@@ -289,6 +292,7 @@ class Trainer:
         """Train until a budget is spent; ``resume`` (default: the constructor's) continues the
         folder's last checkpoint. Rank 0 holds the run folder's lock throughout."""
         resume = self.resume_requested if resume is None else resume
+        self.resume_changed = resume_changes(ckpt.meta["config"], self.cfg, self.resume_named)
         with runs.folder_lock(self.run_dir, "train") if self.dist.is_main else contextlib.nullcontext():
             if self.dist.is_main:
                 runs.prepare_run_dir(self.run_dir, resume=resume, overwrite=self.overwrite)
@@ -334,6 +338,8 @@ class Trainer:
                     self.dist, self.device)
                 self.batches += 1
                 self.examples += stats.examples
+            if resume:
+                record_resume(self.run_dir, self.batches, self.resume_changed)
                 self.network_calls += stats.network_calls
                 self.train_seconds += round_s
                 self.elapsed = now
