@@ -58,6 +58,9 @@ class PPOArgs:
     hidden: int = arg(64, "backbone width")
     layers: int = arg(2, "backbone blocks")
     heads: int = arg(2, "attention heads")
+    # The supervised N-Queens runs stay at the copy-the-input plateau with attention (RoPE over the
+    # flattened board sees offsets, and "same row" is no function of the offset): mlp, as the demo.
+    variant: str = arg("mlp", "backbone block: mlp (TRM's token-MLP, the demo's) | attention")
     eval_every: int = arg(10_000, "env steps between evaluations on the test boards")
 
     def validate(self) -> None:
@@ -68,6 +71,8 @@ class PPOArgs:
                      "n_epochs", "hidden", "heads", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ppo.{name} must be >= 1, got {getattr(self, name)}")
+        if self.variant not in ("mlp", "attention"):
+            raise ValueError(f"ppo.variant must be mlp or attention, got {self.variant!r}")
         if self.lr <= 0 or self.layers < 0 or self.max_seconds < 0:
             raise ValueError("ppo.lr must be > 0, ppo.layers and ppo.max_seconds >= 0")
 
@@ -180,7 +185,7 @@ def train_ppo(args: PPOArgs, run_dir: str | Path, seed: int = 0, threads: int = 
         ent_coef=args.ent_coef, vf_coef=args.vf_coef, max_grad_norm=args.max_grad_norm, seed=seed, device="cpu",
         tensorboard_log=None,
         policy_kwargs={"features_extractor_kwargs": {"hidden": args.hidden, "layers": args.layers,
-                                                     "heads": args.heads}},
+                                                     "heads": args.heads, "variant": args.variant}},
     )
     from stable_baselines3.common.logger import configure
     from torch.utils.tensorboard import SummaryWriter
