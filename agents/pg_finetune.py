@@ -495,9 +495,12 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
             writer.add_scalar("charts/env_steps", env_steps, iteration)
             writer.add_scalar("charts/network_calls", network_calls, env_steps)
             writer.add_scalar("charts/SPS", env_steps / max(time.perf_counter() - started, 1e-9), env_steps)
+        # A seconds budget also ends the run when the next round, as long as this one, would end more
+        # than half a round past it: the budget is met within half a round rather than a whole one.
+        half = (time.perf_counter() - round_start) / 2
         out_of_budget = (args.max_env_steps and env_steps >= args.max_env_steps) or (
-            args.max_seconds and time.perf_counter() - started >= args.max_seconds
-        ) or budget.exhausted(network_calls, train_s, time.perf_counter() - started)
+            args.max_seconds and time.perf_counter() - started + half >= args.max_seconds
+        ) or budget.exhausted(network_calls, train_s + half, time.perf_counter() - started + half)
         if (out_of_budget or iteration == args.iterations or (args.eval_every and iteration % args.eval_every == 0)
                 or budget.crossed(calls_before, network_calls, s_before, train_s)):
             record = run_eval(iteration)

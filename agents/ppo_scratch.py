@@ -147,6 +147,15 @@ class _EvalCallback(BaseCallback):
         if self.stop:
             return False
         self.network_calls += self.training_env.num_envs
+        # Between env steps too, not only at rollout ends: a rollout (and the update before it) can
+        # outlast a short seconds budget many times over. Stopping here skips the pending update.
+        now_s = self.train_s + time.perf_counter() - self.clock
+        wall = time.perf_counter() - self.started
+        if (self.args.max_seconds and wall >= self.args.max_seconds) or self.budget.exhausted(
+                self.network_calls, now_s, wall):
+            self.evaluate()
+            self.stop = True
+            return False
         return True
 
     def _on_rollout_end(self) -> None:

@@ -74,9 +74,10 @@ def test_arms_build_their_envs_from_the_whole_data_config():
         PPOArgs(data=DataConfig(domain="arc")).validate()
 
 
-def test_the_wall_clock_budget_stops_an_rl_arm_at_its_first_rollout(tmp_path):
+@pytest.mark.parametrize("limit", ["max_seconds", "max_train_seconds"])
+def test_a_seconds_budget_stops_an_rl_arm_between_env_steps(tmp_path, limit):
     from dis_rl.runs import RunBudget
 
     args = PPOArgs(**{**TINY_PPO, "data": DataConfig(**TINY_PPO["data"]), "total_env_steps": 10_000})
-    records = train_ppo(args, tmp_path, seed=0, threads=1, budget=RunBudget(max_seconds=1e-6), progress=False)
-    assert records[-1]["env_steps"] == 32  # one rollout of 4 envs x 8 steps, then the budget is spent
+    records = train_ppo(args, tmp_path, seed=0, threads=1, budget=RunBudget(**{limit: 1e-6}), progress=False)
+    assert records[-1]["env_steps"] == 4  # one step of 4 envs, not the whole rollout of 4 x 8 (and its update)
