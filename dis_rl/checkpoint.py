@@ -11,6 +11,7 @@ goes through `read_meta`, which checks its shape and raises one `CheckpointError
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -124,6 +125,41 @@ def _refuse_non_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
         raise NonFiniteWeights(f"{where}: {len(bad)} tensor(s) hold NaN or infinite values ({shown})")
 
 
+def _refuse_non_float(weights: dict[str, torch.Tensor], where: str) -> None:
+    """Weights are floating point (fp32, or a user's fp16/bf16 copy): a bool or integer tensor is a
+    conversion that loading would silently cast back, evaluating to ~0% without a word."""
+    bad = [f"{k} ({str(v.dtype).replace('torch.', '')})" for k, v in weights.items() if not v.is_floating_point()]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise CheckpointError(f"{where}: {len(bad)} weight tensor(s) are not floating point ({shown}); a model "
+                              f"saved by dis-rl holds float32 weights: the file was converted or damaged")
+
+
+TENSOR_FILES = ("model.safetensors", "optim.safetensors")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_files(folder: Path, meta: dict[str, Any]) -> None:
+    """Both tensor files against the digests ``meta.json`` recorded when they were written (absent
+    in older and exported checkpoints): an EMA run evaluates the EMA in ``optim.safetensors``, so
+    a damaged ``model.safetensors`` would otherwise go unnoticed, and the other way round."""
+    recorded = meta.get("files")
+    if not isinstance(recorded, dict):
+        return
+    for name in TENSOR_FILES:
+        if name in recorded and (folder / name).is_file() and file_digest(folder / name) != recorded[name]:
+            raise CheckpointError(f"{folder / name} does not match the SHA-256 recorded in meta.json when it was "
+                                  f"written: the file was changed or damaged since")
+
+
 def remove_partial_writes(ckpt_dir: str | Path) -> list[Path]:
     """Delete what a killed writer left in ``ckpt_dir`` (``.tmp-*`` folders, the pointer's temp
     file); call it only while holding the run folder's lock. Returns what was removed."""
@@ -170,6 +206,7 @@ def save_checkpoint(
         with atomic_folder(final) as tmp:
             save_file(model_tensors, str(tmp / "model.safetensors"))
             save_file(optim_tensors, str(tmp / "optim.safetensors"))
+            full_meta["files"] = {name: file_digest(tmp / name) for name in TENSOR_FILES}  # verify_files
             (tmp / "meta.json").write_text(json.dumps(full_meta, indent=1, default=_json_default))
         pointer = ckpt_dir / ".latest.tmp"
         pointer.write_text(final.name + "\n")
@@ -304,6 +341,8 @@ def load_checkpoint(path: str | Path, with_optim: bool = True) -> Checkpoint:
         raise CheckpointError(f"{folder}: tensor file is missing or corrupt: {err}") from None
     weights = {**model_state, **{k: v for k, v in optim.items() if k.startswith("ema/")}}
     _refuse_non_finite(weights, f"{folder} is unusable")
+    _refuse_non_float(weights, f"{folder} is unusable")
+    verify_files(folder, meta)
     return Checkpoint(folder, meta, model_state, optim)
 
 
@@ -319,4 +358,11 @@ def evaluation_state(ckpt: Checkpoint) -> tuple[dict[str, torch.Tensor], str]:
                 ema = {k[len("ema/"):]: f.get_tensor(k) for k in f.keys() if k.startswith("ema/")}
         except (SafetensorError, OSError, RuntimeError) as err:
             raise CheckpointError(f"{optim_file}: tensor file is corrupt: {err}") from None
+    if ema:  # the raw weights are not evaluated: check that they still describe the same model
+        _refuse_non_finite(ema, f"{optim_file} is unusable")
+        _refuse_non_float(ema, f"{optim_file} is unusable")
+        raw = {k: (tuple(v.shape)) for k, v in ckpt.model_state.items()}
+        if raw != {k: tuple(v.shape) for k, v in ema.items()}:
+            raise CheckpointError(f"{ckpt.path}: model.safetensors and the EMA in optim.safetensors hold different "
+                                  f"tensors (names or shapes): one of the files is damaged or from another run")
     return (ema, "ema") if ema else (ckpt.model_state, "raw")

@@ -40,3 +40,42 @@ def test_resume_refuses_other_data_or_model_and_records_a_named_change(tmp_path,
     assert log == [{"batch": 4, "changed": {"train.lr": [cfg.train.lr, 0.05], "train.max_batches": [4, 6]}}]
     text = (run_dir / "config.yaml").read_text()
     assert yaml.safe_load(text)["train"]["lr"] == 0.05 and "# resumed at batch 4 with train.lr" in text
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "float16"])
+def test_converted_weights_are_refused_unless_still_floating_point(tmp_path, dtype):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from dis_rl.checkpoint import CheckpointError, resolve_checkpoint
+    from dis_rl.evaluate import load_model
+
+    copy = tmp_path / "converted"
+    shutil.copytree(resolve_checkpoint("nqueens_dis"), copy)
+    weights = load_file(str(copy / "model.safetensors"))
+    save_file({k: v.to(getattr(torch, dtype)) for k, v in weights.items()}, str(copy / "model.safetensors"))
+    if dtype == "float16":
+        assert load_model(str(copy))[0] is not None  # a half-precision copy still loads
+    else:
+        with pytest.raises(CheckpointError, match="not floating point"):
+            load_model(str(copy))
+
+
+def test_a_damaged_raw_file_of_an_ema_run_is_detected(tmp_path, tiny_overrides):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from dis_rl.checkpoint import CheckpointError, latest_checkpoint
+    from dis_rl.evaluate import load_model
+    from dis_rl.train import train
+
+    cfg = load_config("nqueens_dis", [*tiny_overrides, "train.ema=0.9"])
+    train(cfg, figures=False, progress=False)
+    step = latest_checkpoint(tmp_path / cfg.name / "checkpoints")
+    assert load_model(str(step))[0] is not None
+    raw = load_file(str(step / "model.safetensors"))
+    save_file({k: torch.randn_like(v) for k, v in raw.items()}, str(step / "model.safetensors"))  # finite garbage
+    with pytest.raises(CheckpointError, match="model.safetensors does not match the SHA-256"):
+        load_model(str(step))
