@@ -21,6 +21,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     extra += ["data.strict=true"] if getattr(args, "strict", False) else []
     cfg = load_config(args.config, args.overrides + extra)
     try:
+        named = tuple(o.split("=", 1)[0].strip() for o in args.overrides)  # what a resume may change
         trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress, resume=args.resume,
                           overwrite=args.overwrite, resume_named=named)
         main = trainer.dist.is_main  # under torchrun only rank 0 reports
@@ -49,7 +50,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from dis_rl.checkpoint import read_meta, resolve_checkpoint
         from dis_rl.vote import RULE_DOMAINS, format_rule_vote, rule_vote_checkpoint
 
-        named = tuple(o.split("=", 1)[0].strip() for o in args.overrides)  # what a resume may change
         if read_meta(resolve_checkpoint(args.checkpoint))["config"]["data"]["domain"] in RULE_DOMAINS:
             result = rule_vote_checkpoint(args.checkpoint, views=max(args.vote, 1), samples=args.samples,
                                           temperature=args.temperature, device=args.device, split=args.split)

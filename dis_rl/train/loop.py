@@ -73,6 +73,8 @@ class Trainer:
             raise ValueError(f"train.method {tc.method!r} is unknown; available: {sorted(METHODS)}")
         self.run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
         self.resume_requested, self.overwrite = resume, overwrite
+        # Config keys the user named for this resume: only those may differ from the checkpoint's.
+        self.resume_named, self.resume_changed = tuple(resume_named), {}
         self.dist = distributed.context_from_env()  # torchrun's variables; one process without them
         if self.dist.is_main:  # rank 0 owns the folder; the others only read its checkpoints
             runs.check_run_dir(self.run_dir, resume=resume, overwrite=overwrite)
@@ -99,8 +101,6 @@ class Trainer:
         distributed.broadcast_parameters(self.model, self.dist)
         self.stream = ExampleStream(self.train_source, tc.seed)
         self.target_rng = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
-        # Config keys the user named for this resume: only those may differ from the checkpoint's.
-        self.resume_named, self.resume_changed = tuple(resume_named), {}
 
         dense = self.model.dense_parameters()
         if tc.optimizer == "adam_atan2":
@@ -265,6 +265,7 @@ class Trainer:
 
     def resume(self) -> None:
         ckpt = load_checkpoint(self.run_dir / "checkpoints")
+        self.resume_changed = resume_changes(ckpt.meta["config"], self.cfg, self.resume_named)
         try:
             self.model.load_state_dict(ckpt.model_state)
             for name, opt in self.optimizers.items():
@@ -292,7 +293,6 @@ class Trainer:
         """Train until a budget is spent; ``resume`` (default: the constructor's) continues the
         folder's last checkpoint. Rank 0 holds the run folder's lock throughout."""
         resume = self.resume_requested if resume is None else resume
-        self.resume_changed = resume_changes(ckpt.meta["config"], self.cfg, self.resume_named)
         with runs.folder_lock(self.run_dir, "train") if self.dist.is_main else contextlib.nullcontext():
             if self.dist.is_main:
                 runs.prepare_run_dir(self.run_dir, resume=resume, overwrite=self.overwrite)
@@ -311,6 +311,8 @@ class Trainer:
             self.resume()
         if self.dist.is_main:
             save_config(self.cfg, self.run_dir / "config.yaml")
+            if resume:
+                record_resume(self.run_dir, self.batches, self.resume_changed)
             self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.batches if resume else None)
             tb_logging.log_config(self.writer, self.cfg)
         bar = BudgetBar(f"{tc.method} {self.cfg.name}", tc.max_network_calls, tc.max_train_seconds, tc.max_batches,
@@ -338,8 +340,6 @@ class Trainer:
                     self.dist, self.device)
                 self.batches += 1
                 self.examples += stats.examples
-            if resume:
-                record_resume(self.run_dir, self.batches, self.resume_changed)
                 self.network_calls += stats.network_calls
                 self.train_seconds += round_s
                 self.elapsed = now
