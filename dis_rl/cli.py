@@ -97,6 +97,28 @@ def _ws(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _w(text: str) -> float:
+    from dis_rl.guidance import check_w
+
+    try:
+        return check_w(float(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err) if "--w" in str(err) else f"not a number: {text!r}") from None
+
+
+def _at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (so ``--vote -1`` stops before any work)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
 def _cmd_sweep_w(args: argparse.Namespace) -> int:
     from dis_rl.guidance import sweep_checkpoint
 
@@ -238,10 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "eval", _cmd_eval, "evaluate a checkpoint on its test puzzles")
     _checkpoint_arguments(p)
-    p.add_argument("--vote", type=int, default=0, metavar="N",
+    p.add_argument("--vote", type=_at_least(0), default=0, metavar="N",
                    help="ARC: vote over N augmentations of each test input (pass@1, pass@2, pass@N; 0: no voting); "
                    "Sudoku / N-Queens: N symmetry views (view 1 = plain decoding), the rules pick a valid answer")
-    p.add_argument("--samples", type=int, default=0, metavar="K",
+    p.add_argument("--samples", type=_at_least(0), default=0, metavar="K",
                    help="Sudoku / N-Queens: also K sampled rollouts at --temperature, the rules pick (best-of-k)")
     p.add_argument("--temperature", type=float, default=0.5, help="with --samples: sampling temperature")
     p.add_argument("--submission", default="submission.json", help="with --vote: where to write the ARC Prize file")
@@ -278,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w", default="0,0.5,1,1.5,2,3", type=_ws, help="comma-separated guidance scales")
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/sweep_w/<run name> in the working directory)")
-    p.add_argument("--max-aug", type=int, default=8, help="ARC: augmentations voted per test pair")
+    p.add_argument("--max-aug", type=_at_least(1), default=8, help="ARC: augmentations voted per test pair")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = _command(sub, "show", _cmd_show, "draw one puzzle's refinement (targets and guided predictions) as a PNG",
@@ -286,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     _checkpoint_arguments(p)
     p.add_argument("--puzzle", type=_puzzle, default=0,
                    help="puzzle index in the split, or its id as the envs name it (ARC: <task id>/<test pair>)")
-    p.add_argument("--w", type=float, default=1.0, help="guidance scale (1: plain decoding)")
+    p.add_argument("--w", type=_w, default=1.0, help="guidance scale (1: plain decoding)")
     p.add_argument("--out", default=None,
                    help="PNG path (default: runs/show/<run name>/puzzle_<I>_w<W>.png in the working directory)")
     p.add_argument("--seed", type=int, default=0, help="seed of the DIS target frames")

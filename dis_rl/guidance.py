@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,14 +166,32 @@ class SweepResult:
         return buf.getvalue()
 
 
+MAX_W = 100.0  # guidance scales used are 0-3; far above, the logits only overflow
+
+
+def check_w(w: float, name: str = "--w") -> float:
+    """A guidance scale: finite and in ``[0, MAX_W]`` (0: unconditional, 1: plain decoding)."""
+    if not math.isfinite(w) or not 0 <= w <= MAX_W:
+        raise ValueError(f"{name} values must be finite numbers from 0 to {MAX_W:g} (0: unconditional, 1: plain "
+                         f"decoding, above 1: guided); got {w!r}")
+    return w
+
+
 def parse_ws(text: str) -> list[float]:
-    """``"0,0.5,1"`` -> ``[0.0, 0.5, 1.0]`` with a clear error for anything else."""
+    """``"0,0.5,1"`` -> ``[0.0, 0.5, 1.0]`` with a clear error for anything else: an empty item
+    (``1,,2``), a repeat (``1,1``), or a value `check_w` refuses (``nan``, ``-1``, ``1e9``)."""
+    items = text.split(",")
+    if any(not v.strip() for v in items):
+        raise ValueError(f"--w must be comma-separated numbers such as 0,0.5,1,2 (no empty item); got {text!r}")
     try:
-        ws = [float(v) for v in text.split(",") if v.strip()]
+        ws = [float(v) for v in items]
     except ValueError:
         raise ValueError(f"--w must be comma-separated numbers such as 0,0.5,1,2; got {text!r}") from None
-    if not ws:
-        raise ValueError("--w needs at least one value")
+    for w in ws:
+        check_w(w)
+    repeated = sorted({w for w in ws if ws.count(w) > 1})
+    if repeated:
+        raise ValueError(f"--w lists {', '.join(f'{w:g}' for w in repeated)} more than once; got {text!r}")
     return ws
 
 
@@ -291,6 +310,15 @@ def sweep_checkpoint(
     from dis_rl.evaluate import load_run
     from dis_rl.runs import check_output, checkpoint_inputs
 
+    # Refused before any work or file: a sweep over nothing, or over a w that cannot be plotted.
+    if not ws:
+        raise ValueError("ws needs at least one guidance scale")
+    for w in ws:
+        check_w(float(w), "ws")
+    if len(set(ws)) != len(ws):
+        raise ValueError(f"ws lists a value more than once: {list(ws)}")
+    if max_aug is not None and (isinstance(max_aug, bool) or int(max_aug) != max_aug or max_aug < 1):
+        raise ValueError(f"max_aug must be an integer >= 1 (augmentations voted per test pair) or None, got {max_aug!r}")
     run = load_run(checkpoint, split, device)
     model, cfg, ckpt, dev = run.model, run.cfg, run.checkpoint, run.device
     if save:  # before the sweep: an output folder that is an input or inside a checkpoint is refused

@@ -280,6 +280,9 @@ def check_actions(task: RefineTask, actions: Any, batch: int | None) -> np.ndarr
     shape = task.action_space.shape if batch is None else (batch, *task.action_space.shape)
     if type(actions) is np.ndarray:  # the common case: one check of shape, dtype and range
         array = actions
+    elif isinstance(actions, np.ma.MaskedArray):  # asarray would drop the mask and use what lies under it
+        raise action_error(task, "action is a masked array (masked entries are no tokens): pass plain integers",
+                           batch)
     else:
         try:
             array = np.asarray(actions)
@@ -288,7 +291,7 @@ def check_actions(task: RefineTask, actions: Any, batch: int | None) -> np.ndarr
     if array.shape != shape:
         raise action_error(task, f"action has shape {array.shape}", batch)
     kind = array.dtype.kind
-    if kind not in "iub":
+    if kind not in "iu":  # bool too: True/False are no tokens, though numpy would read them as 1/0
         raise action_error(task, f"action has dtype {array.dtype}, not an integer type", batch)
     high = task.vocab if task.action_mode == "refine" else task.seq_len * task.vocab
     if not array.size:

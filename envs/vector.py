@@ -62,8 +62,8 @@ class RefineVectorEnv(VectorEnv):
     def __init__(
         self, task: RefineTask, num_envs: int, render_mode: str | None = None, max_episode_steps: int | None = None
     ) -> None:
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         if render_mode is not None:
             _choice("render_mode", render_mode, RENDER_MODES)
         self.task = task

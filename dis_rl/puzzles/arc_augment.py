@@ -357,15 +357,15 @@ class LeakageError(ValueError):
     """Training data contains the evaluation tasks."""
 
 
-def _fingerprint(task: ARCTask) -> bytes:
+def task_fingerprint(task: ARCTask) -> bytes:
     return b"|".join(bytes(g.shape) + g.tobytes() for g in task.grids())
 
 
 def duplicate_tasks(train_tasks: Sequence[ARCTask], eval_tasks: Sequence[ARCTask]) -> list[str]:
     """Evaluation tasks whose whole content equals a training task under another id (ARC-AGI-1
     itself has one: evaluation 070dd51e = training 40853293; the reference trains on it)."""
-    prints = {_fingerprint(t) for t in train_tasks}
-    return [t.task_id for t in eval_tasks if _fingerprint(t) in prints]
+    prints = {task_fingerprint(t) for t in train_tasks}
+    return [t.task_id for t in eval_tasks if task_fingerprint(t) in prints]
 
 
 def check_leakage(train_tasks: Sequence[ARCTask], eval_tasks: Sequence[ARCTask], what: str) -> None:
