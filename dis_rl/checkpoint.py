@@ -3,7 +3,11 @@
 Layout: ``<run>/checkpoints/step_<N>/{model,optim}.safetensors + meta.json`` and a ``latest``
 pointer file. A step folder is written under a temporary name and renamed when complete; the
 pointer is replaced atomically, so a crash mid-write leaves the previous checkpoint intact (its
-``.tmp-*`` folder is removed by `remove_partial_writes` when the next run starts there).
+``.tmp-*`` folder is removed by `remove_partial_writes` when the next run starts there). A folder
+that already exists (the final save of a step that was just checkpointed) is replaced by renames
+only: the old one is moved aside, the new one in, the old one deleted last, so some complete copy
+always sits at a known name; a copy left aside by a kill is put back by `remove_partial_writes`,
+and readers fall back to the newest intact step when ``latest`` points at nothing.
 
 Only finite weights are ever written (`NonFiniteWeights`) or read, and every reader of ``meta.json``
 goes through `read_meta`, which checks its shape and raises one `CheckpointError` naming the file.
@@ -14,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +33,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-FORMAT = "dis-rl-checkpoint"
+from dis_rl.runs import CHECKPOINT_FORMAT
+
+FORMAT = CHECKPOINT_FORMAT
 VERSION = 1
+ASIDE = ".old-"  # prefix of a folder moved aside while its replacement is renamed in
 
 
 class CheckpointError(ValueError):
@@ -101,16 +110,28 @@ def optimizer_state(ckpt: Checkpoint, name: str) -> dict[str, Any]:
 def atomic_folder(final: Path) -> Iterator[Path]:
     """A temporary sibling folder to fill; on success it replaces ``final`` in one rename, on any
     error it is removed (so readers see the old folder or the complete new one, never half)."""
+    final = Path(os.path.abspath(final))
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        replace_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def replace_folder(new: Path, final: Path) -> None:
+    """Put the complete folder ``new`` at ``final`` by renames only. Deleting the old folder first
+    (as a plain rmtree would) leaves nothing at ``final`` if the process dies in between; moved
+    aside as ``.old-<name>-*`` it stays complete until the new one is in place."""
+    if not final.exists():
+        os.replace(new, final)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f"{ASIDE}{final.name}-", dir=final.parent))
+    os.replace(final, aside)  # onto the empty placeholder: one rename
+    os.replace(new, final)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
@@ -166,10 +187,38 @@ def remove_partial_writes(ckpt_dir: str | Path) -> list[Path]:
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
         return []
-    removed = sorted(ckpt_dir.glob(".tmp-*")) + sorted(ckpt_dir.glob(".latest.tmp"))
+    for aside in sorted(ckpt_dir.glob(f"{ASIDE}step_*")):
+        final = ckpt_dir / _aside_name(aside)
+        if not final.exists() and (aside / "meta.json").is_file():  # killed mid-swap: the old copy is complete
+            os.replace(aside, final)
+            warnings.warn(f"restored {final} from {aside.name}, left by a checkpoint replace that did not finish",
+                          stacklevel=2)
+    removed = (sorted(ckpt_dir.glob(".tmp-*")) + sorted(ckpt_dir.glob(f"{ASIDE}*"))
+               + sorted(ckpt_dir.glob(".latest.tmp")))
     for path in removed:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     return removed
+
+
+def _aside_name(aside: Path) -> str:
+    """``step_00000004`` of ``.old-step_00000004-k2j3``."""
+    return aside.name[len(ASIDE):].rsplit("-", 1)[0]
+
+
+def _intact(folder: Path) -> bool:
+    return (folder / "meta.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def newest_intact_step(ckpt_dir: Path) -> Path | None:
+    """The step folder (or a complete copy moved aside mid-replace) of the highest step holding
+    ``meta.json`` and ``model.safetensors``: what readers use when ``latest`` points at nothing."""
+    found = []
+    for folder in [*ckpt_dir.glob("step_*"), *ckpt_dir.glob(f"{ASIDE}step_*")]:
+        name = _aside_name(folder) if folder.name.startswith(ASIDE) else folder.name
+        match = re.fullmatch(r"step_(\d+)", name)
+        if match and folder.is_dir() and _intact(folder):
+            found.append((int(match.group(1)), not folder.name.startswith(ASIDE), folder))
+    return max(found)[2] if found else None
 
 
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
@@ -213,9 +262,12 @@ def save_checkpoint(
         os.replace(pointer, ckpt_dir / "latest")
     except (OSError, SafetensorError) as err:
         kept = latest_checkpoint(ckpt_dir)
-        still = f"the previous checkpoint {kept} is intact" if kept else "no earlier checkpoint exists"
-        raise CheckpointError(f"could not write checkpoint {final} ({err}); {still}. Free disk space in "
-                              f"{ckpt_dir} and resume with --resume") from None
+        if kept:
+            still = f"the previous checkpoint {kept} is intact. Free disk space in {ckpt_dir} and resume with --resume"
+        else:
+            still = (f"no earlier checkpoint exists. Free disk space in {ckpt_dir} and start again with "
+                     "--overwrite")
+        raise CheckpointError(f"could not write checkpoint {final} ({err}); {still}") from None
     steps = sorted(p for p in ckpt_dir.glob("step_*") if p.is_dir())
     for old in steps[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
@@ -251,7 +303,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
             target = candidate / name
             if name and "/" not in name and (target / "meta.json").is_file():
                 return target
-            raise CheckpointError(f"{pointer} points at {target}, which holds no checkpoint")
+            fallback = newest_intact_step(candidate)
+            if fallback is None:
+                raise CheckpointError(f"{pointer} points at {target}, which holds no checkpoint, and no "
+                                      f"intact step_* folder is left in {candidate}")
+            warnings.warn(f"{pointer} points at {target}, which holds no checkpoint; using the newest intact "
+                          f"one, {fallback}", stacklevel=2)
+            return fallback
     raise CheckpointError(
         f"no checkpoint at {path}: expected a folder with meta.json + model.safetensors, "
         "a checkpoints/ folder with a 'latest' file, a run folder, or a shipped checkpoint name "

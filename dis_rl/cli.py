@@ -4,22 +4,50 @@ function. Every command is also a Python function (see each handler's callee).""
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
+from pathlib import Path
 
 DEMO_CONFIG = "nqueens_dis"  # a shipped config (dis_rl.resources)
 
 
+# Errors of a file system that refuses writes: read-only, no permission, disk or quota full.
+WRITE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from dis_rl.config import load_config
+
+    extra = [f"data.arc_dirs={list(args.arc_dir)}"] if getattr(args, "arc_dir", None) else []
+    extra += ["data.strict=true"] if getattr(args, "strict", False) else []
+    cfg = load_config(args.config, args.overrides + extra)
+    run_dir = args.run_dir if args.run_dir is not None else f"{cfg.out_dir}/{cfg.name}"
+    try:
+        return _train_and_report(args, cfg)
+    except KeyboardInterrupt as err:  # before or after the loop (the loop checkpoints and says so itself)
+        from dis_rl.runs import interrupted_advice
+        from dis_rl.train import TrainingInterrupted
+
+        if isinstance(err, TrainingInterrupted):
+            raise
+        name = err.args[0] if err.args else "SIGINT"
+        raise TrainingInterrupted(f"interrupted by {name}; {interrupted_advice(run_dir)}", name) from None
+    except OSError as err:
+        from dis_rl.runs import RunFolderError, interrupted_advice, unwritable
+
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        raise RunFolderError(f"{unwritable(Path(run_dir), err)}; then {interrupted_advice(run_dir)}") from None
+
+
+def _train_and_report(args: argparse.Namespace, cfg) -> int:
     from dis_rl.data import describe_data
     from dis_rl.distributed import shutdown_distributed
     from dis_rl.evaluate import format_table
     from dis_rl.plots import plot_run
     from dis_rl.train import Trainer
 
-    extra = [f"data.arc_dirs={list(args.arc_dir)}"] if getattr(args, "arc_dir", None) else []
-    extra += ["data.strict=true"] if getattr(args, "strict", False) else []
-    cfg = load_config(args.config, args.overrides + extra)
     try:
         named = tuple(o.split("=", 1)[0].strip() for o in args.overrides)  # what a resume may change
         trainer = Trainer(cfg, run_dir=args.run_dir, progress=not args.no_progress, resume=args.resume,
@@ -37,15 +65,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     finally:
         shutdown_distributed()
     if main:
-        figures = plot_run(trainer.run_dir)
+        try:
+            figures = ", ".join(map(str, plot_run(trainer.run_dir)))
+        except OSError as err:  # disk full after the final checkpoint: the run itself is complete
+            figures = f"not written ({err.strerror or err}: {err.filename or trainer.run_dir})"
         print(format_table(result))
-        print(f"TensorBoard: tensorboard --logdir {trainer.run_dir / 'tb'}   figures: {', '.join(map(str, figures))}")
+        print(f"TensorBoard: tensorboard --logdir {trainer.run_dir / 'tb'}   figures: {figures}")
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dis_rl.evaluate import evaluate_checkpoint, format_table
 
+    if args.vote:  # before any work, whichever voting runs: the output is never one of the inputs
+        from dis_rl.checkpoint import resolve_checkpoint
+        from dis_rl.runs import check_output, checkpoint_inputs
+
+        check_output(args.submission, checkpoint_inputs(args.checkpoint, resolve_checkpoint(args.checkpoint)),
+                     "--submission")
     if args.vote or args.samples:
         from dis_rl.checkpoint import read_meta, resolve_checkpoint
         from dis_rl.vote import RULE_DOMAINS, format_rule_vote, rule_vote_checkpoint
@@ -69,12 +106,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_sudoku(args: argparse.Namespace) -> int:
-    from dis_rl.puzzles.sudoku import generate_with_report, write_csv
+    import os
 
-    puzzles, report = generate_with_report(args.num, seed=args.seed, keep_fraction=args.keep_fraction,
-                                           workers=args.workers, target_rating=args.target_rating,
-                                           harden_steps=args.harden_steps, blanks=args.blanks,
-                                           progress=not args.no_progress)
+    from dis_rl.puzzles.sudoku import generate_with_report, write_csv
+    from dis_rl.runs import check_output
+
+    check_output(args.out, flag="OUT")  # before minutes of generating: empty, a folder, a checkpoint's file
+    if Path(args.out).exists() and not args.overwrite:
+        args.parser.error(f"{args.out} exists; pass --overwrite to replace it, or name a new file")
+    cores = os.cpu_count() or 1
+    if args.num < 1 or not 1 <= args.workers <= cores:
+        args.parser.error(f"need --num >= 1 and 1 <= --workers <= {cores} (this machine's cores), "
+                          f"got {args.num} and {args.workers}")
+    try:
+        puzzles, report = generate_with_report(args.num, seed=args.seed, keep_fraction=args.keep_fraction,
+                                               workers=args.workers, target_rating=args.target_rating,
+                                               harden_steps=args.harden_steps, blanks=args.blanks,
+                                               progress=not args.no_progress)
+    except ValueError as err:  # the generator checks its settings before any work
+        args.parser.error(str(err).replace("keep_fraction", "--keep-fraction"))
     print(report)
     print(f"wrote {write_csv(puzzles, args.out)}")
     return 0
@@ -281,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(data_sub, "sudoku", _cmd_data_sudoku, "generate Sudoku puzzles (unique solutions, rated) into a CSV",
                  "Writes OUT in the Sudoku-Extreme layout (source,question,answer,rating), readable by "
                  "data.csv_path and `dis-rl data stats` (docs/DATA.md).")
-    p.add_argument("out", help="CSV file to write")
+    p.add_argument("out", help="CSV file to write (an existing one only with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--num", type=int, default=100, help="puzzles to write")
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--keep-fraction", type=float, default=1.0, help="keep the hardest share of candidates")
@@ -368,10 +419,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-INTERRUPTED = {
-    "train": "dis-rl: interrupted; continue with the same command and --resume",
+INTERRUPTED = {  # train says what its own run folder holds (TrainingInterrupted)
     "compare": "dis-rl: interrupted; run the same command again: finished arms are reused",
 }
+
+
+def _sigterm(signum: int, _frame) -> None:
+    """SIGTERM (what a cluster scheduler sends before preemption) ends a command as Ctrl-C does:
+    locks released, partial writes cleaned, the advice printed; training checkpoints first."""
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    return isinstance(err, MemoryError) or "out of memory" in str(err) or "can't allocate memory" in str(err)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,9 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     from dis_rl.puzzles.arc_augment import LeakageError
     from dis_rl.puzzles.sudoku import SudokuFormatError
     from dis_rl.runs import RunFolderError
-    from dis_rl.train.loop import TrainingDiverged
+    from dis_rl.train.loop import TrainingDiverged, TrainingInterrupted
 
     args = parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         return args.func(args)
     except (ConfigError, CheckpointError, DeviceError, FileNotFoundError, FileExistsError, ARCFormatError,
@@ -394,9 +455,26 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:
         print(f"dis-rl: training stopped: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(INTERRUPTED.get(args.command, "dis-rl: interrupted"), file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        name = getattr(err, "signal_name", None) or (err.args[0] if err.args else "SIGINT")
+        advised = isinstance(err, TrainingInterrupted)
+        print(f"dis-rl: {err}" if advised else INTERRUPTED.get(args.command, f"dis-rl: interrupted by {name}"),
+              file=sys.stderr)
+        return 128 + getattr(signal, str(name), signal.SIGINT)
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        print(f"dis-rl: error: {err.filename or ''}: {err.strerror}; free space or choose a writable "
+              "output", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as err:
+        if not _out_of_memory(err):
+            raise
+        print(f"dis-rl: error: out of memory ({str(err).splitlines()[0][:200]}); lower train.batch_size or "
+              "train.eval_batch_size", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from dis_rl.arms import ARM_KINDS, ARM_LOADERS, ArmRun, register_arm_kind  # noqa: F401 (re-exported)
 from dis_rl.config import ConfigError, RunConfig, _build, apply_overrides, load_config, locate_config, read_yaml
-from dis_rl.runs import check_creatable, check_run_name, folder_lock
+from dis_rl.runs import check_creatable, check_not_foreign, check_run_name, folder_lock, is_marked, mark_folder
 
 
 # -- the compare file ------------------------------------------------------------------------------
@@ -442,6 +442,7 @@ def write_report(path: Path, cfg: CompareConfig, source: Path, overrides: list[s
 
 # Arms drawn later are thinner, dashed and with smaller markers of another shape, so that two arms
 # on the same values (e.g. both at 0%) stay visible: the earlier, wider line shows around the later one.
+COMPARE_OUTPUTS = ("compare.md", "compare.png", "results.json", "tb", "arms")  # what compare writes in its folder
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 _DASHES = ("-", "--", ":", "-.")
 
@@ -533,12 +534,18 @@ def compare(path: str | Path, overrides: list[str] | None = None, progress: bool
     runs = {arm.name: {seed: arm_run_config(cfg, arm, seed, base_dir) for seed in cfg.seed_list} for arm in cfg.arms}
     run_dir = Path(cfg.out_dir) / cfg.name
     check_creatable(run_dir)  # before any arm trains
+    # Compare rewrites these and empties its arm folders: only in a folder that is its own (marked,
+    # or holding finished arms of an older dis-rl).
+    check_not_foreign(run_dir, COMPARE_OUTPUTS,
+                      is_marked(run_dir, "comparison") or any(run_dir.glob("arms/*/*/arm_result.json")),
+                      "comparison folder")
     todo = [(arm, seed, run, run_dir / "arms" / arm.name / f"seed{seed}")
             for arm in cfg.arms for seed, run in runs[arm.name].items()]
     if finished:  # reads arm folders only, so it may run beside the compare that writes them
         done = _read_finished(todo, cfg.name, run_dir, log)
     else:
         with folder_lock(run_dir, "compare"):  # a second compare here would wipe the arm folders this one writes
+            mark_folder(run_dir, "comparison")
             if jobs == 1:
                 done = {(arm.name, seed): _run_or_reuse(arm, run, arm_dir, progress, fresh, log)
                         for arm, seed, run, arm_dir in todo}

@@ -85,13 +85,30 @@ def describe_data(train: ExampleSource, test: PuzzleSet, embedding_width: int) -
 def _arc_train_tasks(cfg: DataConfig):
     from dis_rl.puzzles.arc import load_tasks
 
-    tasks = []
+    from dis_rl.puzzles.arc_augment import task_fingerprint
+
+    tasks, seen, repeats = [], {}, []
     for src in [*cfg.sources, *cfg.arc_dirs]:
         if src not in ("arc1", "arc2") and not Path(src).is_dir():
             raise FileNotFoundError(
                 f"data ARC source {src!r} is neither 'arc1', 'arc2' nor an existing directory of task files"
             )
-        tasks += load_tasks(src, "train", strict=cfg.strict)
+        for task in load_tasks(src, "train", strict=cfg.strict):
+            # One id, one task: a later source's copy would silently replace the first (data.tasks)
+            # or train twice on it. The same content is kept once; other content is an error.
+            if task.task_id in seen:
+                first, where = seen[task.task_id]
+                if task_fingerprint(first) != task_fingerprint(task):
+                    raise ConfigError(f"task id {task.task_id!r} is in {where!r} and in {src!r} with different "
+                                      f"content: rename one of the files or drop one source")
+                repeats.append(task.task_id)
+                continue
+            seen[task.task_id] = (task, src)
+            tasks.append(task)
+    if repeats:
+        shown = ", ".join(repeats[:5]) + (f" and {len(repeats) - 5} more" if len(repeats) > 5 else "")
+        warnings.warn(f"data.sources: {len(repeats)} task(s) appear in more than one source with the same content "
+                      f"({shown}); each is trained on once", stacklevel=2)
     if cfg.tasks:
         by_id = {t.task_id: t for t in tasks}
         missing = [tid for tid in cfg.tasks if tid not in by_id]

@@ -26,7 +26,7 @@ def data_stats(target: str, num_aug: int = 1000, strict: bool = False, seed: int
 def _data_stats(target: str, num_aug: int, strict: bool, seed: int, multiple_solutions: str) -> str:
     if target.endswith(".csv") or Path(target).is_file():
         return sudoku_csv_stats(target, strict=strict, multiple_solutions=multiple_solutions)
-    from dis_rl.puzzles.arc import BUILTIN_SOURCES, load_arc_dir
+    from dis_rl.puzzles.arc import KAGGLE_FILES, BUILTIN_SOURCES, load_arc_dir, load_kaggle_with_report, source_layout
     from dis_rl.puzzles.arc_augment import data_stats as arc_stats
 
     lines = []
@@ -35,8 +35,14 @@ def _data_stats(target: str, num_aug: int, strict: bool, seed: int, multiple_sol
             raise FileNotFoundError(
                 f"{target!r} is not 'arc1', 'arc2', a directory of ARC task files or a Sudoku CSV file"
             )
-        _, report = load_arc_dir(target, strict=strict)
-        lines.append(f"{target}: {report}")
+        if source_layout(target) == "kaggle":  # two JSON files of many tasks each, not one task per file
+            for split in KAGGLE_FILES:
+                _, report = load_kaggle_with_report(target, split, strict=strict)
+                if report.read:
+                    lines.append(f"{target} ({split} challenges): {report}")
+        else:
+            _, report = load_arc_dir(target, strict=strict)
+            lines.append(f"{target}: {report}")
     lines.append(arc_stats(target, num_aug=num_aug, seed=seed))
     return "\n".join(lines)
 

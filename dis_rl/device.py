@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +39,39 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
             raise DeviceError(f"device {device} requested but only {torch.cuda.device_count()} GPU(s) are visible")
         torch.cuda.set_device(device)
     return device
+
+
+def memory_limit(device: torch.device) -> int | None:
+    """Bytes a process may use on ``device``: the GPU's memory, or on the CPU the least of the
+    machine's RAM, the address-space / data limit (``ulimit -v``) and the cgroup limit (containers,
+    schedulers). None when nothing can be read."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    limits = []
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        for kind in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+            soft = resource.getrlimit(kind)[0]
+            if soft != resource.RLIM_INFINITY and soft > 0:
+                limits.append(soft)
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            limits.append(int(Path(path).read_text().strip()))  # "max" (no limit) is a ValueError
+    return min(limits) if limits else None
+
+
+def bounded_threads(threads: int) -> int:
+    """``train.threads`` bounded by the machine's cores: torch crashes (a segmentation fault) on
+    absurd counts, and more threads than cores only slow a run down. Says so when it lowers it."""
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        warnings.warn(f"train.threads={threads} is more than this machine's {cores} CPU cores; using {cores}",
+                      stacklevel=2)
+        return cores
+    return threads
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -144,6 +144,25 @@ def format_table(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
+def check_domain(folder: Path, domain: str, data: dict) -> None:
+    """The config's ``data.domain`` must be the domain the weights were trained on (``data.domain``
+    and its vocabulary in meta.json): an edited or mixed-up meta.json would otherwise build another
+    domain's puzzles (minutes of Sudoku generation) for a model that cannot read them."""
+    from dis_rl.checkpoint import CheckpointError
+    from dis_rl.puzzles import get_domain
+
+    trained = data.get("domain", domain)
+    try:
+        vocab = get_domain(domain).vocab_size
+    except ValueError as err:
+        raise CheckpointError(f"{folder / 'meta.json'}: {err}") from None
+    if trained != domain or vocab != data["vocab_size"]:
+        raise CheckpointError(
+            f"{folder / 'meta.json'} does not describe one model: its config says data.domain {domain!r} "
+            f"(vocabulary {vocab}) but the weights were trained on {trained!r} (vocabulary {data['vocab_size']}); "
+            "the metadata was edited or comes from another checkpoint")
+
+
 def load_model(checkpoint: str, device: torch.device | str = "cpu"):
     """Rebuild the model of a checkpoint with its evaluation weights (the EMA when the run kept
     one, `dis_rl.checkpoint.evaluation_state`); returns ``(model, RunConfig, Checkpoint)``."""
@@ -154,6 +173,7 @@ def load_model(checkpoint: str, device: torch.device | str = "cpu"):
     try:
         cfg = config_from_dict(ckpt.meta["config"], source=str(ckpt.path / "meta.json"))
         data = ckpt.meta["data"]
+        check_domain(ckpt.path, cfg.data.domain, data)
         model = TRM(cfg.model, data["vocab_size"], data["seq_len"], data["num_puzzle_ids"])
         model.load_state_dict(evaluation_state(ckpt)[0])
     except (KeyError, ConfigError, RuntimeError) as err:

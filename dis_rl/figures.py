@@ -234,8 +234,10 @@ def show_checkpoint(
     and log it to TensorBoard beside it. The DIS targets come from the run's target generator,
     seeded with ``seed``."""
     from dis_rl.evaluate import load_run
+    from dis_rl.guidance import check_w
     from dis_rl.runs import default_output
 
+    check_w(float(w), "w")  # before any work: nan would draw an image of nothing
     run = load_run(checkpoint, split, device)
     model, cfg, ckpt, dev, puzzles = run.model, run.cfg, run.checkpoint, run.device, run.puzzles
     puzzle = puzzle_index(puzzles, puzzle, split)

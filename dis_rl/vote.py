@@ -79,6 +79,9 @@ def vote_checkpoint(
     from dis_rl.evaluate import load_run
     from dis_rl.puzzles.arc_vote import evaluate_votes
 
+    if max_aug is not None and (isinstance(max_aug, bool) or int(max_aug) != max_aug or max_aug < 1):
+        raise ValueError(f"max_aug must be an integer >= 1 (augmentations voted per test pair) or None, got {max_aug!r}")
+
     from dis_rl.runs import check_output, checkpoint_inputs
 
     run = load_run(checkpoint, "test", device)
@@ -239,6 +242,9 @@ def rule_vote_checkpoint(checkpoint: str, views: int = 8, samples: int = 0, temp
                          device: str = "auto", split: str = "test") -> dict:
     """``dis-rl eval CKPT --vote N [--samples K]`` for Sudoku and N-Queens runs."""
     from dis_rl.evaluate import load_run
+
+    if views < 1 or samples < 0:
+        raise ValueError(f"views must be >= 1 and samples >= 0, got views={views}, samples={samples}")
 
     run = load_run(checkpoint, split, device)
     tc = run.cfg.train

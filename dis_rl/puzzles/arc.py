@@ -21,7 +21,9 @@ Augmentation, the trainer's example sources and voting live in ``arc_augment`` a
 from __future__ import annotations
 
 import json
+import os
 import reprlib
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -160,7 +162,7 @@ def load_arc_dir(directory: str | Path, strict: bool = False) -> tuple[list[ARCT
     if not directory.is_dir():
         raise FileNotFoundError(f"ARC task directory {directory} does not exist")
     tasks, report = [], LoadReport(unit="task files")
-    for path in sorted(directory.rglob("*.json")):
+    for path in task_files(directory, report):
         report.read += 1
         try:
             task = load_task_file(path)
@@ -177,6 +179,35 @@ def load_arc_dir(directory: str | Path, strict: bool = False) -> tuple[list[ARCT
         raise FileNotFoundError(f"no *.json task files under {directory}")
     report.warn(str(directory))
     return tasks, report
+
+
+def task_files(directory: Path, report: LoadReport) -> list[Path]:
+    """The ``*.json`` regular files under ``directory``, sorted by path. Symlinked folders are
+    followed (each real folder once, so a link loop ends). A name that is not a regular file (a
+    FIFO, socket, device or broken link) is counted in ``report`` as skipped and never opened:
+    opening a FIFO blocks until something writes to it."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found += [Path(root) / name for name in files if name.endswith(".json")]
+    regular = []
+    for path in sorted(found):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = None
+        if mode is not None and stat.S_ISREG(mode):
+            regular.append(path)
+            continue
+        kind = ("a broken link" if mode is None else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device or other special file")
+        report.read += 1
+        report.errors.append(f"{path}: not a regular file ({kind}); skipped without opening it")
+    return regular
 
 
 @lru_cache(maxsize=8)
@@ -223,13 +254,21 @@ def _read_json(path: Path) -> object:
 def load_kaggle(directory: str | Path, split: str = "test", strict: bool = False) -> list[ARCTask]:
     """Tasks of the ARC Prize layout: ``split="train"`` the training challenges, ``"test"`` the
     evaluation challenges, with outputs from the matching ``*_solutions.json`` (a challenge without
-    a solution file, or ``arc-agi_test_challenges.json`` alone, gives hidden test outputs)."""
+    a solution file, or ``arc-agi_test_challenges.json`` alone, gives hidden test outputs). A bad
+    task is skipped and announced in a `SkippedItemsWarning`, as `load_arc_dir` does."""
+    return load_kaggle_with_report(directory, split, strict)[0]
+
+
+def load_kaggle_with_report(directory: str | Path, split: str = "test",
+                            strict: bool = False) -> tuple[list[ARCTask], LoadReport]:
+    """`load_kaggle` and its `LoadReport` (tasks of the challenges file read, loaded, skipped)."""
     directory = Path(directory)
+    report = LoadReport(unit="tasks")
     challenges, solutions = (directory / name for name in KAGGLE_FILES[split])
     if not challenges.is_file() and split == "test" and (directory / KAGGLE_HIDDEN).is_file():
         challenges, solutions = directory / KAGGLE_HIDDEN, directory / "-"
     if not challenges.is_file():
-        return []
+        return [], report
     tasks_obj = _read_json(challenges)
     answers = _read_json(solutions) if solutions.is_file() else {}
     if not isinstance(tasks_obj, dict) or not isinstance(answers, dict):
@@ -237,17 +276,23 @@ def load_kaggle(directory: str | Path, split: str = "test", strict: bool = False
     tasks = []
     for tid, task in sorted(tasks_obj.items()):
         where = f"{challenges.name}/{tid}"
+        report.read += 1
         try:
             if isinstance(task, dict) and isinstance(task.get("test"), list) and tid in answers:
                 outputs = answers[tid]
                 if not isinstance(outputs, list) or len(outputs) != len(task["test"]):
-                    raise ARCFormatError(f"{solutions.name}/{tid}: expected one output per test input")
+                    count = len(outputs) if isinstance(outputs, list) else _short(outputs)
+                    raise ARCFormatError(f"{solutions.name}/{tid}: {count} solution(s) for {len(task['test'])} "
+                                         "test input(s); expected one output per test input")
                 task = {**task, "test": [{**t, "output": y} for t, y in zip(task["test"], outputs)]}
             tasks.append(validate_task(task, where, task_id=tid))
-        except ARCFormatError:
+            report.loaded += 1
+        except ARCFormatError as err:
             if strict:
                 raise
-    return tasks
+            report.errors.append(str(err))
+    report.warn(str(challenges))
+    return tasks, report
 
 
 def load_tasks(source: str | Path, split: str = "train", strict: bool = False) -> list[ARCTask]:

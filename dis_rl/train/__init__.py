@@ -1,7 +1,7 @@
 """Trainers: one shared loop (`Trainer`), methods registered by name (``train.method``)."""
 
 from dis_rl.train.dis import DISMethod
-from dis_rl.train.loop import METHODS, RoundStats, Trainer, TrainingDiverged, register_method
+from dis_rl.train.loop import METHODS, RoundStats, Trainer, TrainingDiverged, TrainingInterrupted, register_method
 from dis_rl.train.trm import TRMMethod
 
 register_method("dis", DISMethod)
@@ -24,4 +24,4 @@ def train(cfg, run_dir=None, resume: bool = False, progress: bool = True, overwr
     return result
 
 
-__all__ = ["METHODS", "RoundStats", "Trainer", "TrainingDiverged", "register_method", "train"]
+__all__ = ["METHODS", "RoundStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "register_method", "train"]

@@ -32,7 +32,7 @@ from dis_rl.checkpoint import (
 )
 from dis_rl.config import METHOD_NAMES, ConfigError, RunConfig, record_resume, resume_changes, save_config
 from dis_rl.data import build_data, unique_answers
-from dis_rl.device import autocast, compile_blocks, resolve_device, to_device
+from dis_rl.device import autocast, bounded_threads, compile_blocks, memory_limit, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
 from dis_rl.model.trm import TRM
 from dis_rl.optim import EMA, AdamAtan2, SignSGD, schedule_factor, warmup_factor
@@ -46,6 +46,32 @@ from dis_rl.train.stream import ExampleStream
 
 class TrainingDiverged(RuntimeError):
     """The loss or the weights became NaN or infinite; the last checkpoint with finite weights is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM ended training; the message says what was saved and how to go on.
+    A KeyboardInterrupt, so every caller that handles Ctrl-C handles this too."""
+
+    def __init__(self, message: str, signal_name: str = "SIGINT") -> None:
+        super().__init__(message)
+        self.signal_name = signal_name
+
+
+def check_batch_memory(cfg: RunConfig, seq_len: int, device: torch.device) -> None:
+    """Refuse, before any model or batch exists, batch sizes whose activations cannot fit: a lower
+    bound (the two carried states of every token of one batch, fp32) against `memory_limit`. Without
+    it a huge ``train.batch_size`` spins for minutes drawing indices, or dies in the allocator."""
+    limit = memory_limit(device)
+    if not limit:
+        return
+    tokens = seq_len + cfg.model.puzzle_emb_len
+    for key in ("batch_size", "eval_batch_size"):
+        size = getattr(cfg.train, key)
+        need = size * tokens * cfg.model.hidden * 4 * 2
+        if need > limit:
+            raise ConfigError(f"train.{key}={size:,}: one batch needs at least {need / 2**30:,.1f} GiB "
+                              f"({size:,} x {tokens} tokens x hidden {cfg.model.hidden}, fp32), more than the "
+                              f"{limit / 2**30:,.1f} GiB {device.type} memory this process may use; lower train.{key}")
 
 
 METHODS: dict[str, type] = {}
@@ -71,7 +97,7 @@ class Trainer:
         cfg.validate()  # the one validation, also for configs built in Python rather than parsed
         if tc.method not in METHODS:
             raise ValueError(f"train.method {tc.method!r} is unknown; available: {sorted(METHODS)}")
-        self.run_dir = Path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
+        self.run_dir = runs.run_folder_path(run_dir) if run_dir is not None else Path(cfg.out_dir) / cfg.name
         self.resume_requested, self.overwrite = resume, overwrite
         # Config keys the user named for this resume: only those may differ from the checkpoint's.
         self.resume_named, self.resume_changed = tuple(resume_named), {}
@@ -86,7 +112,7 @@ class Trainer:
         distributed.init_distributed(self.dist, self.device)
         distributed.shard_slice(tc.batch_size, self.dist)  # fail now if the batch does not split evenly
         if tc.threads:
-            torch.set_num_threads(tc.threads)
+            torch.set_num_threads(bounded_threads(tc.threads))
         torch.manual_seed(tc.seed)
 
         with warnings.catch_warnings(record=True) as caught:  # what the loaders skipped, kept for the run's log
@@ -97,6 +123,7 @@ class Trainer:
         self.data_warnings = [str(w.message) for w in caught if issubclass(w.category, SkippedItemsWarning)]
         self.vocab_size = self.train_source.vocab_size
         self.seq_len = self.test_set.seq_len
+        check_batch_memory(cfg, self.seq_len, self.device)
         self.model = build_model(cfg, self.vocab_size, self.seq_len, self.train_source.num_puzzle_ids).to(self.device)
         distributed.broadcast_parameters(self.model, self.dist)
         self.stream = ExampleStream(self.train_source, tc.seed)
@@ -323,8 +350,9 @@ class Trainer:
         last_eval: EvalResult | None = None
         last_eval_batch = -1
         started = time.perf_counter() - self.elapsed
-        try:
-            while self.batches < tc.max_batches:
+        with runs.stop_signals(enabled=not self.dist.enabled) as stop, contextlib.ExitStack() as closing:
+            closing.callback(bar.close)
+            while self.batches < tc.max_batches and not stop.signal:
                 spent = budget.exhausted(self.network_calls, self.train_seconds, self.elapsed)
                 if spent:
                     bar.write(f"{spent} reached after {self.batches} batches")
@@ -356,14 +384,23 @@ class Trainer:
                     bar.set_postfix(loss=f"{sum(stats.losses):.3f}", valid=_pct(last_eval))
                 if tc.checkpoint_every and self.batches % tc.checkpoint_every == 0:
                     self.save()
-        finally:
-            bar.close()
+        if stop.signal:
+            raise self._interrupted(stop.signal, resume)
         final = last_eval if last_eval is not None and last_eval_batch == self.batches else self._eval_and_log()
         self.save(metrics=final.summary())
         if self.writer is not None:
             tb_logging.log_hparams(self.writer, self.cfg, final.summary())
             self.writer.close()
         return final
+
+    def _interrupted(self, signal_name: str, resumed: bool) -> TrainingInterrupted:
+        """Checkpoint where the loop stopped (a round boundary, so the state is whole) and say how to
+        go on; a fresh run stopped before its first batch has nothing worth saving."""
+        saved = self.save() if self.batches or resumed else None
+        if self.writer is not None:
+            self.writer.close()
+        done = f"interrupted by {signal_name} after batch {self.batches}" + (f", saved {saved}" if saved else "")
+        return TrainingInterrupted(f"{done}; {runs.interrupted_advice(self.run_dir)}", signal_name)
 
     def _log_round(self, stats: RoundStats, samples_per_s: float) -> None:
         if self.writer is None:  # not rank 0
