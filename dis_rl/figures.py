@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dis_rl.guidance import SweepResult
 
 CELL_PX = 16
+IMAGE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")  # what `dis-rl show --out` may end in
 OUTLINE = "#ff00ff"  # changed cells (magenta: not in the ARC palette or on the boards)
 
 
@@ -235,10 +236,15 @@ def show_checkpoint(
     seeded with ``seed``."""
     from dis_rl.evaluate import load_run
     from dis_rl.guidance import check_w
-    from dis_rl.runs import default_output
+    from dis_rl.runs import RunFolderError, check_output, checkpoint_inputs, default_output
 
     check_w(float(w), "w")  # before any work: nan would draw an image of nothing
+
+    if out is not None and str(out).strip() and Path(out).suffix.lower().lstrip(".") not in IMAGE_FORMATS:
+        raise RunFolderError(f"--out {out}: the strip is an image; name a file ending in one of "
+                             f"{', '.join('.' + f for f in IMAGE_FORMATS)}")
     run = load_run(checkpoint, split, device)
+    check_output(out, checkpoint_inputs(checkpoint, run.checkpoint.path))
     model, cfg, ckpt, dev, puzzles = run.model, run.cfg, run.checkpoint, run.device, run.puzzles
     puzzle = puzzle_index(puzzles, puzzle, split)
     fig = model_strip(model, cfg, puzzles, puzzle, w, seed, dev,
