@@ -285,6 +285,7 @@ def _overrides(p: argparse.ArgumentParser, example: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from dis_rl import __version__
+    from dis_rl.resources import doc_path  # the guides ship in the wheel: help names where they are
 
     parser = argparse.ArgumentParser(
         prog="dis-rl", allow_abbrev=False,
@@ -330,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Sudoku: skip the uniqueness check (a few ms a row) and count such rows as valid")
     p = _command(data_sub, "sudoku", _cmd_data_sudoku, "generate Sudoku puzzles (unique solutions, rated) into a CSV",
                  "Writes OUT in the Sudoku-Extreme layout (source,question,answer,rating), readable by "
-                 "data.csv_path and `dis-rl data stats` (docs/DATA.md).")
+                 f"data.csv_path and `dis-rl data stats` ({doc_path('DATA.md')}).")
     p.add_argument("out", help="CSV file to write (an existing one only with --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--num", type=int, default=100, help="puzzles to write")
@@ -379,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "compare", _cmd_compare, "train several methods (DIS, TRM, ...) to one budget and compare them",
                  "Train every arm x seed of a compare file to the same budget (network calls or training seconds); "
-                 "write accuracy-vs-compute plots, tables and TensorBoard scalars. See docs/COMPARE.md.")
+                 f"write accuracy-vs-compute plots, tables and TensorBoard scalars. See {doc_path('COMPARE.md')}.")
     p.add_argument("config", help="compare file: a path or a shipped name, e.g. compare_nqueens")
     _overrides(p, "seeds=1 budget.network_calls=2000000")
     p.add_argument("--fresh", action="store_true",
@@ -392,8 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "up to one per core; no progress bars)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    p = _command(sub, "rl", _cmd_rl, "run one RL arm: PPO from scratch or policy-gradient fine-tuning (docs/RL.md)",
-                 "Run the arm of an RL config (arm: ppo_scratch | pg_finetune).")
+    p = _command(sub, "rl", _cmd_rl, "run one RL arm: PPO from scratch or policy-gradient fine-tuning",
+                 f"Run the arm of an RL config (arm: ppo_scratch | pg_finetune). Every key: {doc_path('RL.md')}.")
     p.add_argument("config", help="RL config: a path or a shipped name, e.g. rl_nqueens_finetune")
     _overrides(p, "finetune.algorithm=ppo seed=1")
     p.add_argument("--run-dir", default=None, help="run folder (default: <out_dir>/<name> of the config)")

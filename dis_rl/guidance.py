@@ -120,7 +120,9 @@ class SweepResult:
         return "\n".join(lines)
 
     def per_step_markdown(self) -> str:
-        lines = ["| w | step | valid % | exact % | Hamming | distance | margin | margin > 0 % |",
+        # Hamming: to the stored label; distance: to the nearest solution (docs/GUIDANCE.md).
+        lines = ["| w | step | valid % | exact % | Hamming (to label) | distance (to nearest solution) | margin "
+                 "| margin > 0 % |",
                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in self.rows:
             for s in range(self.steps):

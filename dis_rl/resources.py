@@ -26,6 +26,12 @@ def configs_dir() -> Path:
     return installed if installed.is_dir() else PACKAGE_DIR.parent / "configs"
 
 
+def doc_path(name: str) -> Path:
+    """A guide of ``docs/`` (``RL.md``): ``dis_rl/docs`` in a wheel install, else the checkout's ``docs/``."""
+    installed = PACKAGE_DIR / "docs"
+    return (installed if installed.is_dir() else PACKAGE_DIR.parent / "docs") / name
+
+
 def source_checkout() -> Path | None:
     """The repository root when dis_rl runs from a git checkout (editable or PYTHONPATH), else None."""
     root = PACKAGE_DIR.parent

@@ -80,7 +80,8 @@ def test_pyproject_lists_every_package_folder():
                 on_disk.add(".".join((package, *folder.relative_to(REPO / top).parts)))
     on_disk |= set(mapped)
     assert listed == on_disk, f"pyproject.toml packages: add {on_disk - listed}, drop {listed - on_disk}"
-    assert mapped == {"dis_rl.configs": "configs", "dis_rl.envs": "envs", "dis_rl.agents": "agents"}
+    assert mapped == {"dis_rl.configs": "configs", "dis_rl.envs": "envs", "dis_rl.agents": "agents",
+                      "dis_rl.docs": "docs"}
     assert configs_dir() == REPO / "configs"
 
 
