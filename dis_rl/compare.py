@@ -600,9 +600,7 @@ def _read_finished(todo: list, name: str, run_dir: Path,
 def provenance(run: RunConfig) -> dict:
     """What a result depends on besides its resolved config: the code's commit and the content
     (SHA-256 of every file) of each checkpoint the arm starts from (``starting_checkpoints()``)."""
-    import hashlib
-
-    from dis_rl.checkpoint import CheckpointError, git_commit, resolve_checkpoint
+    from dis_rl.checkpoint import CheckpointError, file_digest, git_commit, resolve_checkpoint
 
     digests = {}
     for ref in getattr(run, "starting_checkpoints", lambda: [])():
@@ -611,13 +609,7 @@ def provenance(run: RunConfig) -> dict:
         except CheckpointError:
             digests[str(ref)] = "missing"
             continue
-        digest = hashlib.sha256()
-        for file in sorted(f for f in folder.iterdir() if f.is_file()):
-            digest.update(file.name.encode())
-            with open(file, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        digests[str(ref)] = digest.hexdigest()
+        digests[str(ref)] = {f.name: file_digest(f) for f in sorted(folder.iterdir()) if f.is_file()}
     return {"commit": git_commit(), "checkpoints": digests}
 
 
