@@ -107,7 +107,9 @@ def test_rl_refuses_keys_of_the_other_arm_and_has_no_progress():
 def test_a_missing_pretrained_checkpoint_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no runs/nqueens_dis here
     with pytest.raises(ConfigError, match=r"dis-rl train nqueens_dis.*finetune.checkpoint=nqueens_dis"):
-        load_rl_config("rl_nqueens_finetune")
+        load_rl_config("rl_nqueens_finetune", ["finetune.checkpoint=runs/nqueens_dis"])
+    # the shipped config fine-tunes a shipped checkpoint by name: nothing to train first
+    assert load_rl_config("rl_nqueens_finetune").finetune.checkpoint == "nqueens_dis_label"
     assert load_rl_config("rl_nqueens_finetune", ["finetune.checkpoint=nqueens_dis"]).arm == "pg_finetune"
 
 
