@@ -118,6 +118,7 @@ class DataConfig:
     evaluate: str = "arc1"  # evaluation tasks of: arc1 | arc2 | DIR | holdout; "train": score the training examples
     tasks: list[str] = field(default_factory=list)  # keep only these training task ids (small runs)
     holdout: list[str] = field(default_factory=list)  # evaluate: holdout: these training tasks' test pairs = test set
+    max_grid_side: int = 0  # keep only tasks whose every grid (test outputs included) fits N x N (0: any size)
     translate: bool = True  # random placement on the 30x30 canvas (training only)
     canvas: str = "full"  # full: every example is the 30x30 canvas | cropped: the window its grids need
     crop: str = "task"  # cropped training window: task (its largest known grid) | pair (the pair's own grids)
@@ -146,6 +147,8 @@ class DataConfig:
         csv = self.domain == "sudoku" and self.csv_path
         if self.num_train < (0 if csv else 1) or self.num_test < (0 if csv and self.test_csv_path else 1):
             raise ValueError(f"data.num_train and data.num_test must be >= 1, got {self.num_train}, {self.num_test}")
+        if not 0 <= self.max_grid_side <= 30:
+            raise ValueError(f"data.max_grid_side must lie in 0..30 (0: any size), got {self.max_grid_side}")
         if self.num_aug < 0:
             raise ValueError(f"data.num_aug must be >= 0, got {self.num_aug}")
         if not 0 < self.keep_fraction <= 1:

@@ -116,7 +116,13 @@ def _arc_train_tasks(cfg: DataConfig):
             shown = ", ".join(map(repr, missing[:10])) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
             raise ConfigError(f"data.tasks: {shown} are not training tasks of {cfg.sources + cfg.arc_dirs}")
         tasks = [by_id[tid] for tid in cfg.tasks]
-    return tasks
+    return _fitting(tasks, cfg.max_grid_side)
+
+
+def _fitting(tasks: list, side: int) -> list:
+    """The tasks whose every grid, test outputs included, is at most ``side x side`` (all when 0):
+    ``data.max_grid_side``, the same rule for training and evaluation tasks."""
+    return [t for t in tasks if all(max(g.shape) <= side for g in t.grids())] if side else tasks
 
 
 def arc_task_split(cfg: DataConfig, leakage_check: bool = True) -> tuple[list, list]:
@@ -141,7 +147,7 @@ def arc_task_split(cfg: DataConfig, leakage_check: bool = True) -> tuple[list, l
             raise FileNotFoundError(
                 f"data.evaluate {cfg.evaluate!r} is neither 'arc1', 'arc2', 'train' nor an existing directory"
             )
-        eval_tasks = load_tasks(cfg.evaluate, "test", strict=cfg.strict)
+        eval_tasks = _fitting(load_tasks(cfg.evaluate, "test", strict=cfg.strict), cfg.max_grid_side)
         if leakage_check and not cfg.force:
             what = f"training on {[source_title(s) for s in cfg.sources + cfg.arc_dirs]}, evaluating on "
             check_leakage(train_tasks, eval_tasks, what + source_title(cfg.evaluate) + " (data.force=true)")
