@@ -131,14 +131,20 @@ def symmetry_views(domain: str, inputs: np.ndarray, views: int, seed: int = 0):
     raise ConfigError(f"rule-based voting needs a domain with a label-free verifier {RULE_DOMAINS}, got {domain!r}")
 
 
-def select_by_rules(domain, inputs: np.ndarray, candidates: np.ndarray, confidence: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Pick one answer per board from ``candidates [K, B, L]`` (candidate 0: plain decoding):
+def select_by_rules(domain, inputs: np.ndarray, candidates: np.ndarray, confidence: np.ndarray | None = None,
+                    cell_vote: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Pick one answer per board from ``candidates [K, B, L]`` (candidate 0: plain decoding; with
+    ``cell_vote`` and K > 2 also the board of each cell's most common token among them):
     the candidate the rules accept (`verify` with the givens only, no label) that most candidates
     agree with, ties to the higher ``confidence [K, B]`` and then the earlier candidate; a board
     without a valid candidate keeps candidate 0. Returns the answers ``[B, L]`` and whether each
     board had a valid candidate."""
     k, b, _ = candidates.shape
+    if cell_vote and k > 2:  # one more candidate at no network cost: each cell's most common token
+        counts = np.stack([(candidates == t).sum(0) for t in range(int(candidates.max()) + 1)])  # [V, B, L]
+        candidates = np.concatenate([candidates, counts.argmax(0)[None]])
+        confidence = None if confidence is None else np.concatenate([confidence, np.full((1, b), -1.0)])
+        k += 1
     valid = np.stack([domain.verify(inputs, candidates[j]) for j in range(k)])  # [K, B], no labels
     conf = np.zeros((k, b)) if confidence is None else np.asarray(confidence, dtype=np.float64)
     out = candidates[0].copy()
@@ -207,11 +213,14 @@ def rule_vote(model, puzzles, steps: int, step_input: str, views: int = 8, sampl
     inputs = np.asarray(puzzles.inputs)
     per_rollout = steps * calls_per_step
 
+    each: dict[str, np.ndarray] = {}  # per puzzle: solved by each way of decoding
+
     def solved(rows: list[int]) -> float:
         picked, _ = select_by_rules(domain, inputs, cands[rows], confs[rows])
-        return float(domain.verify(inputs, picked, puzzles.labels).mean())
+        each[len(each)] = ok = domain.verify(inputs, picked, puzzles.labels)
+        return float(ok.mean())
 
-    result = {"puzzles": len(puzzles), "steps": steps, "calls_per_rollout": per_rollout,
+    result = {"puzzles": len(puzzles), "steps": steps, "calls_per_rollout": per_rollout, "each": each,
               "plain": {"solved": solved([0]), "rollouts": 1, "calls_per_puzzle": per_rollout}}
     if views > 1:
         result["views"] = {"solved": solved(list(range(views))), "rollouts": views,
@@ -223,6 +232,7 @@ def rule_vote(model, puzzles, steps: int, step_input: str, views: int = 8, sampl
         if views > 1:
             result["all"] = {"solved": solved(list(range(views + samples))), "rollouts": views + samples,
                              "calls_per_puzzle": (views + samples) * per_rollout}
+    result["each"] = dict(zip([k for k in ("plain", "views", "samples", "all") if k in result], each.values()))
     return result
 
 

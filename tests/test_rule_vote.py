@@ -83,3 +83,16 @@ def test_old_checkpoint_name_still_resolves():
     assert shipped_checkpoint("sudoku_dis") == shipped_checkpoint("sudoku_cpu_dis") is not None
     assert checkpoint_of_config("sudoku_cpu_dis") == "sudoku_cpu_dis"
     assert checkpoint_of_config("sudoku_dis") is None  # the big Sudoku-Extreme config made no shipped checkpoint
+
+
+def test_cell_vote_adds_the_majority_board(sudoku):
+    domain = get_domain("sudoku")
+    label = sudoku.labels.astype(np.int64)
+    blanks = np.flatnonzero(sudoku.inputs[0] == 1)[:3]
+    cands = np.stack([label.copy() for _ in range(3)])
+    for j in range(3):  # each candidate wrong in a different blank cell: none valid, the cell vote is
+        cands[j, :, blanks[j]] = 1
+    picked, had_valid = select_by_rules(domain, sudoku.inputs, cands)
+    assert had_valid[0] and (picked[0] == label[0]).all()
+    _, had_valid = select_by_rules(domain, sudoku.inputs, cands, cell_vote=False)
+    assert not had_valid[0]
