@@ -99,7 +99,7 @@ class SweepResult:
         ks = sorted(self.rows[0].votes) if has_votes else []
         bands = [name for name, _, _ in self.rows[0].by_answers]
         head = "| w | valid % | exact % |" + "".join(f" pass@{k} % |" for k in ks)
-        head += "".join(f" valid % ({name} answers) |" for name in bands)
+        head += "".join(f" valid % ({name} answer{'' if name == '1' else 's'}) |" for name in bands)
         head += " Hamming per step (to label) | mean margin per step | margin > 0 % (last step) |"
         lines = [
             f"Guidance sweep on {self.num_puzzles} {self.domain} test puzzles, {self.steps} steps "
