@@ -113,7 +113,8 @@ def _arc_train_tasks(cfg: DataConfig):
         by_id = {t.task_id: t for t in tasks}
         missing = [tid for tid in cfg.tasks if tid not in by_id]
         if missing:
-            shown = ", ".join(map(repr, missing[:10])) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
+            more = f" and {len(missing) - 10:,} more" if len(missing) > 10 else ""
+            shown = ", ".join(map(repr, missing[:10])) + more
             raise ConfigError(f"data.tasks: {shown} are not training tasks of {cfg.sources + cfg.arc_dirs}")
         tasks = [by_id[tid] for tid in cfg.tasks]
     return _fitting(tasks, cfg.max_grid_side)

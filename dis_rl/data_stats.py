@@ -26,7 +26,7 @@ def data_stats(target: str, num_aug: int = 1000, strict: bool = False, seed: int
 def _data_stats(target: str, num_aug: int, strict: bool, seed: int, multiple_solutions: str) -> str:
     if target.endswith(".csv") or Path(target).is_file():
         return sudoku_csv_stats(target, strict=strict, multiple_solutions=multiple_solutions)
-    from dis_rl.puzzles.arc import KAGGLE_FILES, BUILTIN_SOURCES, load_arc_dir, load_kaggle_with_report, source_layout
+    from dis_rl.puzzles.arc import BUILTIN_SOURCES, KAGGLE_FILES, load_arc_dir, load_kaggle_with_report, source_layout
     from dis_rl.puzzles.arc_augment import data_stats as arc_stats
 
     lines = []

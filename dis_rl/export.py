@@ -20,7 +20,7 @@ from typing import Any
 from safetensors.torch import save_file
 
 from dis_rl.checkpoint import FORMAT, VERSION, _json_default, atomic_folder, evaluation_state, load_checkpoint
-from dis_rl.runs import RunFolderError, is_checkpoint_meta, inside_checkpoint, run_folder_of
+from dis_rl.runs import RunFolderError, inside_checkpoint, is_checkpoint_meta, run_folder_of
 
 MAX_BYTES = 5 * 1024 * 1024
 EXPORT_FILES = {"model.safetensors", "meta.json"}

@@ -241,9 +241,10 @@ def is_marked(folder: str | Path, kind: str) -> bool:
     """Whether ``folder`` carries the `RUN_MARKER` of a dis-rl ``kind`` folder."""
     marker = Path(folder) / RUN_MARKER
     try:
-        return marker.is_file() and f"dis-rl {kind} folder" in marker.read_text(encoding="utf-8", errors="replace")[:200]
+        text = marker.read_text(encoding="utf-8", errors="replace") if marker.is_file() else ""
     except OSError:
         return False
+    return f"dis-rl {kind} folder" in text[:200]
 
 
 def unwritable(folder: Path, err: OSError) -> str:

@@ -13,6 +13,7 @@ from dis_rl.checkpoint import CheckpointError, NonFiniteWeights, load_checkpoint
 from dis_rl.cli import main
 from dis_rl.config import config_from_dict
 from dis_rl.evaluate import load_model
+from dis_rl.runs import mark_folder
 from dis_rl.train import Trainer, TrainingDiverged, train
 
 
@@ -104,7 +105,7 @@ def test_one_meta_reader_one_clear_error(good_run, tmp_path, case, capsys):
     (resumed / "checkpoints").mkdir(parents=True)
     shutil.copytree(step, resumed / "checkpoints" / "step_00000004")
     (resumed / "checkpoints" / "latest").write_text("step_00000004\n")
-    (resumed / ".dis-rl-run").write_text("")  # a run folder dis-rl made (only those are resumed)
+    mark_folder(resumed)  # a run folder dis-rl made (only those are resumed)
     assert main(["train", "configs/nqueens_dis.yaml", *overrides, f"out_dir={tmp_path / 'runs'}", "name=r",
                  "--resume", "--no-progress"]) == 2
     assert "meta.json is corrupt or not dis-rl checkpoint metadata" in capsys.readouterr().err

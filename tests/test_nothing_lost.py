@@ -16,17 +16,18 @@ import pytest
 import torch
 
 from dis_rl import checkpoint, runs
-from dis_rl.checkpoint import CheckpointError, load_checkpoint
+from dis_rl.checkpoint import load_checkpoint
 from dis_rl.cli import main
 from dis_rl.config import ConfigError, config_from_dict
 from dis_rl.puzzles.load_report import SkippedItemsWarning
-from dis_rl.runs import LOCK_NAME, RUN_MARKER, RunFolderError
+from dis_rl.runs import LOCK_NAME, RunFolderError
 from dis_rl.train import Trainer, train
 
 TINY = ["model.hidden=32", "model.layers=1", "model.heads=2", "model.puzzle_emb_len=1", "data.num_train=40",
         "data.num_test=20", "train.batch_size=16", "train.max_batches=4", "train.eval_every=0",
         "train.checkpoint_every=2", "train.log_every=1", "train.threads=1", "train.eval_batch_size=20"]
 CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "nqueens_dis.yaml")
+RUN_MARKER = ".dis-rl-run"  # the file that makes a folder dis-rl's (runs.RUN_MARKER); users may see and keep it
 
 
 @pytest.fixture(scope="module")
@@ -463,7 +464,7 @@ def test_no_command_touches_what_is_not_its_output(run_a, tmp_path, monkeypatch,
     (foreign / "results.json").write_text("{}")
     shutil.copy(CONFIG, sandbox / "config.yaml")  # the user's config: train's input, in the working directory
     (sandbox / "notes.txt").write_text("keep me")
-    run = _copy_run(run_a, sandbox / "runs" / "A")
+    _copy_run(run_a, sandbox / "runs" / "A")
     monkeypatch.chdir(sandbox)
     tiny = [*TINY, "train.max_batches=1"]
     commands = {  # output target -> argv; what may change when the command succeeds
@@ -476,9 +477,9 @@ def test_no_command_touches_what_is_not_its_output(run_a, tmp_path, monkeypatch,
         "compare": lambda t: ["compare", "compare_nqueens", f"out_dir={Path(t).parent}", f"name={Path(t).name}",
                               "--no-progress"],
     }
-    inputs = {"train": "config.yaml", "export": "runs/A", "eval --submission": "runs/A/checkpoints/step_00000002/meta.json",
-              "sweep-w --out": "runs/A", "show --out": "runs/A/checkpoints/latest", "data sudoku": "notes.txt",
-              "compare": "runs/A"}
+    inputs = {"train": "config.yaml", "export": "runs/A",
+              "eval --submission": "runs/A/checkpoints/step_00000002/meta.json", "sweep-w --out": "runs/A",
+              "show --out": "runs/A/checkpoints/latest", "data sudoku": "notes.txt", "compare": "runs/A"}
     for name, argv in commands.items():
         for target in ("foreign", inputs[name], ".", ""):
             before = snapshot(sandbox)
