@@ -422,6 +422,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 INTERRUPTED = {  # train says what its own run folder holds (TrainingInterrupted)
     "compare": "dis-rl: interrupted; run the same command again: finished arms are reused",
+    "demo": "dis-rl: interrupted; `dis-rl demo --overwrite` starts the demo again",
 }
 
 
@@ -458,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as err:
         name = getattr(err, "signal_name", None) or (err.args[0] if err.args else "SIGINT")
-        advised = isinstance(err, TrainingInterrupted)
+        # The run folder's advice is train's; compare's arms run the same loop but resume differently.
+        advised = isinstance(err, TrainingInterrupted) and args.command == "train"
         print(f"dis-rl: {err}" if advised else INTERRUPTED.get(args.command, f"dis-rl: interrupted by {name}"),
               file=sys.stderr)
         return 128 + getattr(signal, str(name), signal.SIGINT)

@@ -239,6 +239,26 @@ def test_an_interrupt_before_any_checkpoint_gives_advice_that_works(tmp_path, mo
     assert main(fresh) == 0
 
 
+def test_an_arm_stopped_inside_compare_or_demo_gets_that_commands_advice(monkeypatch, capsys):
+    """Item 5: compare and demo run the training loop too; its --resume advice is not theirs."""
+    import dis_rl.cli as cli
+    from dis_rl.train import TrainingInterrupted
+
+    def stopped(_args):
+        raise TrainingInterrupted("interrupted by SIGTERM after batch 3; continue with the same command and --resume",
+                                  "SIGTERM")
+
+    parse = cli.parse_args
+    for command, needle in [("compare", "finished arms are reused"), ("demo", "dis-rl demo --overwrite")]:
+        monkeypatch.setattr(cli, f"_cmd_{command}", stopped)
+        args = parse([command, "x"] if command == "compare" else [command])
+        args.func = stopped
+        monkeypatch.setattr(cli, "parse_args", lambda argv=None, args=args: args)
+        assert main([]) == 143
+        err = capsys.readouterr().err
+        assert needle in err and "--resume" not in err, command
+
+
 # -- 6, 11: data sudoku ------------------------------------------------------------------------------
 def _status(argv: list[str]) -> int:
     """The exit status of ``dis-rl argv``: returned, or argparse's own (an error in the arguments)."""
@@ -400,11 +420,17 @@ def test_kaggle_layout_reports_every_task_it_skips(tmp_path):
 def test_sizes_are_checked_before_any_work(run_a, tmp_path, monkeypatch, capsys):
     """Item 9 (and 11's batch under a memory limit): a batch that cannot fit, a 2 MB config,
     a meta.json whose domain does not match the weights: refused in seconds."""
-    started = time.perf_counter()
-    assert main(["train", CONFIG, *TINY, "train.batch_size=1000000000000", f"out_dir={tmp_path}", "--no-progress"]) == 2
-    assert "train.batch_size=1,000,000,000,000: one batch needs at least" in _one_line_error(capsys)
     import dis_rl.train.loop as loop
 
+    started = time.perf_counter()
+
+    def no_data(_):
+        raise AssertionError("data was built for a batch that cannot fit")
+
+    monkeypatch.setattr(loop, "build_data", no_data)
+    assert main(["train", CONFIG, *TINY, "train.batch_size=1000000000000", f"out_dir={tmp_path}", "--no-progress"]) == 2
+    assert "train.batch_size=1,000,000,000,000: one batch needs at least" in _one_line_error(capsys)
+    monkeypatch.undo()
     monkeypatch.setattr(loop, "memory_limit", lambda device: 2**30)  # ulimit -v 1G
     with pytest.raises(ConfigError, match=r"train.batch_size=2,000,000: .* more than the 1.0 GiB cpu memory"):
         Trainer(config_from_dict({}, TINY + ["train.batch_size=2000000", f"out_dir={tmp_path}"]), progress=False)

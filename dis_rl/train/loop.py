@@ -115,6 +115,7 @@ class Trainer:
             torch.set_num_threads(bounded_threads(tc.threads))
         torch.manual_seed(tc.seed)
 
+        check_batch_memory(cfg, 0, self.device)  # the prefix alone: an absurd batch fails before any data is built
         with warnings.catch_warnings(record=True) as caught:  # what the loaders skipped, kept for the run's log
             warnings.simplefilter("always")
             self.train_source, self.test_set = data if data is not None else build_data(cfg.data)
