@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Every GPU check of dis-rl in one run, under 10 minutes on one modern GPU (issue 14, part 5).
+# Every GPU check of dis-rl in one run (issue 14, part 5; issue 25). Each step has its own timeout:
+# at most 16 minutes in all on one GPU (360 + 200 + 200 + 90 + 120 s), 5 more with 2+ GPUs (step 4).
 #
 #   bash benchmarks/gpu_checks.sh                # writes gpu_checks/ (override with OUT=...)
 #   PYTHON=/path/to/python OUT=/tmp/g bash benchmarks/gpu_checks.sh
+#   ARC1_EVAL_RUNS="dis_s0 dis_s1 trm_s0 trm_s1" bash benchmarks/gpu_checks.sh   # more arc1_eval_small runs
 #
+# 0. arc1_eval_small (configs/arc1_eval_small.yaml, the same batches and fp32 as on a CPU): DIS seed 0
+#    by default (ARC1_EVAL_RUNS lists method_s<seed> runs, 360 s each); results in $OUT/arc1_eval_small/;
 # 1. training throughput and MFU, bf16, compact and medium, every shape incl. ARC full vs cropped
 #    (benchmarks/train_throughput.py --full: batch 192 per GPU, >= 5 passes and >= 10 s per row);
 # 2. the same ARC rows with torch.compile;
@@ -26,6 +30,13 @@ nvidia-smi | tee "$OUT/nvidia-smi.txt"
 "$PY" -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0), torch.cuda.device_count(), 'GPUs')" \
     | tee "$OUT/torch.txt"
 
+for run in ${ARC1_EVAL_RUNS:-dis_s0}; do
+    step "0. arc1_eval_small $run"
+    timeout 360 "$PY" benchmarks/arc1_eval_small.py --method "${run%_s*}" --tag "$run" train.seed="${run##*_s}" \
+        --out "$OUT/arc1_eval_small" --figures "$OUT/arc1_eval_small" --run-dir "$OUT/runs/arc1_eval_small_$run" \
+        2>&1 | tail -4 | tee "$OUT/arc1_eval_small_$run.txt"
+done
+
 step "1. throughput + MFU, bf16, eager (all shapes)"
 timeout 200 "$PY" benchmarks/train_throughput.py --full --precision bf16 \
     --shapes nqueens,sudoku,arc,arc_cropped --presets compact,medium | tee "$OUT/throughput_bf16.md"
@@ -45,7 +56,7 @@ if [ "$gpus" -ge 2 ]; then
         extra=()
         if [ "$method" = trm ]; then
             extra=(train.method=trm model.halting_head=true model.step_embedding=0 model.cycles=3
-                   model.latent_steps=6 train.supervision_steps=16)
+                   model.latent_steps=6 train.supervision_steps=16 train.path_cells=scored)
         fi
         run="$OUT/runs/nccl_$method"
         timeout 90 "$PY" -m torch.distributed.run --standalone --nproc_per_node=2 -m dis_rl train \
