@@ -29,7 +29,6 @@ together, by content). It writes ``<out>/arc1_eval_small_<tag>.md`` + ``.json`` 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -40,6 +39,7 @@ from arc_common import (
     leaked_pairs,
     method_overrides,
     metrics_table,
+    parser,
     pct,
     plot,
     provenance,
@@ -53,19 +53,10 @@ CONCEPTARC = REPO.parent / "shared" / "data" / "conceptarc"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--method", choices=("dis", "trm"), default="dis")
-    parser.add_argument("--tag", default="", help="result name (default: method_s<seed>)")
-    parser.add_argument("--run-dir", default="", help="run folder (default: runs/arc1_eval_small_<tag>)")
-    parser.add_argument("--out", default=str(REPO / "docs" / "results"), help="folder of the .md/.json results")
-    parser.add_argument("--figures", default=str(REPO / "docs" / "figures"), help="folder of the plot")
-    parser.add_argument("--vote-aug", type=int, default=None,
-                        help="augmentations voted per test input (default: data.num_aug)")
-    parser.add_argument("--conceptarc", default=str(CONCEPTARC),
-                        help="ConceptARC folder added to the training tasks when it exists ('' : never)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in the run folder")
-    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
-    args = parser.parse_args(argv)
+    cli = parser(__doc__, "arc1_eval_small", "method_s<seed>")
+    cli.add_argument("--conceptarc", default=str(CONCEPTARC),
+                     help="ConceptARC folder added to the training tasks when it exists ('' : never)")
+    args = cli.parse_args(argv)
 
     from dis_rl.config import load_config
 

@@ -10,6 +10,7 @@ path) and by the tests (``benchmarks.arc_common`` from the repository root).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -28,6 +29,21 @@ TRM_OVERRIDES = ["train.method=trm", "model.halting_head=true", "model.step_embe
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def parser(doc: str, name: str, default_tag: str) -> argparse.ArgumentParser:
+    """The command line both ARC benchmarks take (a script adds its own options before parsing)."""
+    out = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    out.add_argument("--method", choices=("dis", "trm"), default="dis")
+    out.add_argument("--tag", default="", help=f"result name (default: {default_tag})")
+    out.add_argument("--run-dir", default="", help=f"run folder (default: runs/{name}_<tag>)")
+    out.add_argument("--out", default=str(REPO / "docs" / "results"), help="folder of the .md/.json results")
+    out.add_argument("--figures", default=str(REPO / "docs" / "figures"), help="folder of the plot")
+    out.add_argument("--vote-aug", type=int, default=None, help="augmentations voted per test input "
+                     "(default: data.num_aug)")
+    out.add_argument("--overwrite", action="store_true", help="replace an earlier run in the run folder")
+    out.add_argument("overrides", nargs="*", help="config overrides, key=value")
+    return out
 
 
 def method_overrides(config: Path, method: str, overrides: list[str]) -> list[str]:

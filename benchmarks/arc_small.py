@@ -26,27 +26,26 @@ pieces (training, scoring, voting, baselines, figure) are in ``benchmarks/arc_co
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from arc_common import REPO, method_overrides, metrics_table, pct, plot, provenance, result_record, train_and_score
+from arc_common import (
+    REPO,
+    method_overrides,
+    metrics_table,
+    parser,
+    pct,
+    plot,
+    provenance,
+    result_record,
+    train_and_score,
+)
 
 CONFIG = REPO / "configs" / "arc_small.yaml"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--method", choices=("dis", "trm"), default="dis")
-    parser.add_argument("--tag", default="", help="result name (default: method_canvas_s<seed>)")
-    parser.add_argument("--run-dir", default="", help="run folder (default: runs/arc_small_<tag>)")
-    parser.add_argument("--out", default=str(REPO / "docs" / "results"), help="folder of the .md/.json results")
-    parser.add_argument("--figures", default=str(REPO / "docs" / "figures"), help="folder of the plot")
-    parser.add_argument("--vote-aug", type=int, default=None,
-                        help="augmentations voted per test pair (default: data.num_aug)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in the run folder")
-    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
-    args = parser.parse_args(argv)
+    args = parser(__doc__, "arc_small", "method_canvas_s<seed>").parse_args(argv)
 
     from dis_rl.config import load_config, save_config
 
