@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 from pathlib import Path
@@ -429,7 +430,14 @@ INTERRUPTED = {  # train says what its own run folder holds (TrainingInterrupted
 def _sigterm(signum: int, _frame) -> None:
     """SIGTERM (what a cluster scheduler sends before preemption) ends a command as Ctrl-C does:
     locks released, partial writes cleaned, the advice printed; training checkpoints first."""
+    if os.getpid() != _MAIN_PID[0]:  # a forked worker (a pool's terminate() sends SIGTERM): just end
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise KeyboardInterrupt("SIGTERM")
+
+
+_MAIN_PID = [os.getpid()]  # the process whose SIGTERM becomes a KeyboardInterrupt (set by main)
 
 
 def _out_of_memory(err: BaseException) -> bool:
@@ -447,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     from dis_rl.train.loop import TrainingDiverged, TrainingInterrupted
 
     args = parse_args(argv)
+    _MAIN_PID[0] = os.getpid()
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         return args.func(args)

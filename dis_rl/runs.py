@@ -394,8 +394,13 @@ def stop_signals(enabled: bool = True) -> Iterator[StopRequest]:
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield request
         return
+    owner = os.getpid()
 
     def handler(signum: int, _frame) -> None:
+        if os.getpid() != owner:  # a process forked meanwhile: the default action, not the loop's stop
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         if request.signal:
             raise KeyboardInterrupt(signal.Signals(signum).name)
         request.signal = signal.Signals(signum).name

@@ -296,6 +296,14 @@ def test_data_sudoku_checks_its_output_and_settings_before_generating(tmp_path, 
     assert existing.read_text().startswith("source,question,answer,rating")
 
 
+def test_forked_workers_end_quietly_under_the_sigterm_handler(tmp_path, capfd):
+    """Item 5's handler is the command's own (a regression test of this round, not an issue item): a
+    worker pool's terminate() (SIGTERM to forked workers) still just ends them, printing nothing."""
+    assert main(["data", "sudoku", str(tmp_path / "w.csv"), "--num", "4", "--workers",
+                 str(min(2, os.cpu_count() or 1)), "--no-progress"]) == 0
+    assert "KeyboardInterrupt" not in capfd.readouterr().err
+
+
 # -- 7: read-only folder, full disk ------------------------------------------------------------------
 def test_unwritable_folders_and_full_disks_are_messages_and_leave_no_lock(tmp_path, monkeypatch, capsys):
     """Item 7: read-only (EROFS) and full (ENOSPC) at the lock, full at the first checkpoint, full
