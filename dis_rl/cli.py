@@ -430,11 +430,10 @@ INTERRUPTED = {  # train says what its own run folder holds (TrainingInterrupted
 def _sigterm(signum: int, _frame) -> None:
     """SIGTERM (what a cluster scheduler sends before preemption) ends a command as Ctrl-C does:
     locks released, partial writes cleaned, the advice printed; training checkpoints first."""
-    if os.getpid() != _MAIN_PID[0]:  # a forked worker (a pool's terminate() sends SIGTERM): just end
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
-    raise KeyboardInterrupt("SIGTERM")
+    from dis_rl.runs import ended_if_forked
+
+    if not ended_if_forked(_MAIN_PID[0], signum):
+        raise KeyboardInterrupt("SIGTERM")
 
 
 _MAIN_PID = [os.getpid()]  # the process whose SIGTERM becomes a KeyboardInterrupt (set by main)

@@ -397,9 +397,7 @@ def stop_signals(enabled: bool = True) -> Iterator[StopRequest]:
     owner = os.getpid()
 
     def handler(signum: int, _frame) -> None:
-        if os.getpid() != owner:  # a process forked meanwhile: the default action, not the loop's stop
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+        if ended_if_forked(owner, signum):
             return
         if request.signal:
             raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -411,6 +409,16 @@ def stop_signals(enabled: bool = True) -> Iterator[StopRequest]:
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+
+
+def ended_if_forked(owner: int, signum: int) -> bool:
+    """In a process forked after ``owner`` installed a signal handler (a worker pool's child, which
+    its pool ends with SIGTERM), give ``signum`` its default action, ending the process quietly."""
+    if os.getpid() == owner:
+        return False
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return True
 
 
 def interrupted_advice(run_dir: str | Path) -> str:
