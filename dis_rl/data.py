@@ -84,7 +84,6 @@ def describe_data(train: ExampleSource, test: PuzzleSet, embedding_width: int) -
 
 def _arc_train_tasks(cfg: DataConfig):
     from dis_rl.puzzles.arc import load_tasks
-
     from dis_rl.puzzles.arc_augment import task_fingerprint
 
     tasks, seen, repeats = [], {}, []

@@ -91,7 +91,9 @@ def test_cli_train_and_eval(tiny_overrides, tmp_path, capsys):
 
 
 def test_network_calls_are_counted_per_example(tiny_overrides, tmp_path):
-    cfg = config_from_dict({}, tiny_overrides + ["name=calls", "model.latent_steps=3", "model.cycles=2"])
+    # The schedule alone: answer_target nearest adds counted rollouts (tests/test_answers.py).
+    cfg = config_from_dict({}, tiny_overrides + ["name=calls", "model.latent_steps=3", "model.cycles=2",
+                                                 "train.answer_target=label"])
     Trainer(cfg, progress=False).run()
     records = read_jsonl(tmp_path / "calls" / "train_log.jsonl")
     per_batch = np.diff([0] + [r["network_calls"] for r in records])

@@ -116,7 +116,8 @@ def test_refill_keeps_batch_full_with_new_examples_and_fresh_carry(tmp_path):
 
 
 def test_network_calls_dis_schedule_and_trm_realised(tmp_path):
-    dis = Trainer(tiny("dis", max_batches=2), tmp_path / "dis", progress=False)
+    # The schedule alone (answer_target nearest adds counted rollouts: tests/test_answers.py).
+    dis = Trainer(tiny("dis", max_batches=2, answer_target="label"), tmp_path / "dis", progress=False)
     dis.run()
     cfg = dis.cfg
     n_sup, t, n = cfg.train.supervision_steps, cfg.model.cycles, cfg.model.latent_steps
