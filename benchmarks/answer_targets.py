@@ -79,7 +79,7 @@ def plot(by_target: dict, path: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     colours = {"label": "tab:gray", "canonical": "tab:blue", "nearest": "tab:red"}
     for target, runs in by_target.items():
-        for i, (seed, evals, _) in enumerate(sorted(runs, key=lambda r: r[0])):
+        for i, (_, evals, _) in enumerate(sorted(runs, key=lambda r: r[0])):
             calls = [e["network_calls"] for e in evals]
             label = f"{target} (seeds {', '.join(str(s) for s, _, _ in runs)})" if i == 0 else None
             axes[0].plot(calls, [100 * e["valid"] for e in evals], "o-", color=colours.get(target), ms=3,

@@ -61,7 +61,8 @@ def main() -> None:
     test = puzzle_sets(cfg.data)[1]
     rows: list[dict] = []
     for w in (float(v) for v in args.w.split(",")):
-        rows.append({"kind": "guidance", "what": f"w = {w:g}", **score(reference, reference, test, steps, step_input, w)})
+        measured = score(reference, reference, test, steps, step_input, w)
+        rows.append({"kind": "guidance", "what": f"w = {w:g}", **measured})
         print(rows[-1], flush=True)
     for run in args.finetune:
         for it, folder in finetune_checkpoints(Path(run)):

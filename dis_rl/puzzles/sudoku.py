@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dis_rl.puzzles.answers import SUDOKU_ANSWER_CAP
 from dis_rl.puzzles.base import PAD, PuzzleSet
 from dis_rl.puzzles.counter_random import counter_uniform
 from dis_rl.puzzles.load_report import LoadReport
 from dis_rl.puzzles.render import draw_digits
-from dis_rl.puzzles.answers import SUDOKU_ANSWER_CAP
 from dis_rl.puzzles.sudoku_solver import (
     ALL,
     BOXES,

@@ -7,7 +7,8 @@ steps. No halting head, no extra forward pass. Network calls: ``N_sup * T * (n +
 
 Options, each with the paper's choice as default and the alternative one key away
 (docs/TARGETS.md): ``train.answer_target`` (label | nearest | canonical: which valid answer of a
-board with several the path leads to; `dis_rl.train.answer_targets`), ``train.targets`` (path | mask | replace | solver), ``train.path_cells``
+board with several the path leads to; `dis_rl.train.answer_targets`), ``train.targets`` (path |
+mask | replace | solver), ``train.path_cells``
 (scored | canvas: the public DIS code's whole-canvas path that also scores PAD),
 ``train.step_weights`` (linear ``s / N`` | uniform) and ``train.dis_loss`` (single: the paper's
 Eq. 10 | dual: its Eq. 9, which adds ``CE(l_u^s, y_{s-1})`` for the readout before the step's
