@@ -52,7 +52,11 @@ def main() -> None:
     p.add_argument("--models", nargs="*", default=[], help="other checkpoints / run folders for (c)")
     p.add_argument("--out", default="", help="markdown table (also .json beside it)")
     p.add_argument("--figure", default="")
+    p.add_argument("--replot", default="", help="draw --figure from an earlier run's .json, measuring nothing")
     args = p.parse_args()
+    if args.replot:
+        plot(json.loads(Path(args.replot).read_text()), args.figure, args.reference)
+        return
     torch.set_num_threads(1)
     started = time.time()
 
@@ -113,11 +117,16 @@ def plot(rows: list[dict], path: str, reference: str) -> None:
                     mine = [r for r in pts if r["what"].startswith(run)]
                     ax.plot([r["kl"] for r in mine], [100 * r[key] for r in mine], style, ms=4, linestyle="-",
                             label=label if i == 0 else None, color="tab:orange", alpha=0.9 - 0.3 * i)
+            elif kind == "guidance":  # two branches from w = 1: below (dotted) and above (solid)
+                ws = [float(r["what"].split("=")[1]) for r in pts]
+                for below in (True, False):
+                    branch = sorted((w, r) for w, r in zip(ws, pts) if (w <= 1) == below or w == 1)
+                    ax.plot([r["kl"] for _, r in branch], [100 * r[key] for _, r in branch], style, ms=5,
+                            linestyle=":" if below else "-", color="tab:blue",
+                            label=None if below else label + " (dotted: w < 1)")
             else:
-                order = np.argsort([r["kl"] for r in pts])
-                ax.plot([pts[i]["kl"] for i in order], [100 * pts[i][key] for i in order], style,
-                        ms=10 if kind == "trained" else 5, label=label,
-                        linestyle="-" if kind == "guidance" else "none")
+                ax.plot([r["kl"] for r in pts], [100 * r[key] for r in pts], style, ms=10, label=label,
+                        linestyle="none", color="tab:red")
             if kind == "guidance":
                 for r in pts:
                     ax.annotate(r["what"].replace("w = ", "w="), (r["kl"], 100 * r[key]), fontsize=7,
