@@ -1,9 +1,14 @@
-"""Curves of policy-gradient fine-tuning runs (`dis-rl rl rl_nqueens_finetune ...`), one figure:
-test valid % (all boards and boards with several valid answers), the training return, the
-policy's entropy and KL(pi || pi_pretrained) on the test boards, against iterations.
+"""Curves of RL runs, one figure each.
+
+Policy-gradient fine-tuning (`dis-rl rl rl_nqueens_finetune ...`): test valid % (all boards and boards
+with several valid answers), the training return, the policy's entropy and KL(pi || pi_pretrained)
+on the test boards, against env steps. PPO from scratch (`dis-rl rl rl_nqueens_ppo ...`, `--ppo`):
+test valid %, SB3's policy entropy (against its maximum, a uniform policy), approx. KL per update and
+clip fraction.
 
     python benchmarks/finetune_curves.py runs/rl/grpo_several_s0 runs/rl/grpo_several_s1 \
         --out docs/figures/finetune_curves.png
+    python benchmarks/finetune_curves.py --ppo runs/rl/ppo_mlp_s0 --out docs/figures/ppo_curves.png
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ import json
 from pathlib import Path
 
 
-def scalars(run: Path, tag: str) -> tuple[list[float], list[float]]:
+def scalars(run: Path, tag: str, folder: str = "tb") -> tuple[list[float], list[float]]:
     """(env steps, values) of one TensorBoard scalar of a run."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(run / folder), size_guidance={"scalars": 0})
     acc.Reload()
     if tag not in acc.Tags()["scalars"]:
         return [], []
@@ -27,7 +32,8 @@ def scalars(run: Path, tag: str) -> tuple[list[float], list[float]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+")
+    p.add_argument("runs", nargs="*")
+    p.add_argument("--ppo", default="", help="a PPO-from-scratch run folder instead")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
@@ -35,6 +41,10 @@ def main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    if args.ppo:
+        ppo_figure(Path(args.ppo), args.out, plt)
+        return
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for i, name in enumerate(args.runs):
@@ -61,6 +71,32 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"figure: {args.out}")
+
+
+def ppo_figure(run: Path, out: str, plt) -> None:
+    import math
+
+    evals = [json.loads(line) for line in (run / "eval_log.jsonl").read_text().splitlines() if line.strip()]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    axes[0].plot([e["env_steps"] for e in evals], [100 * e["valid"] for e in evals], "o-")
+    axes[0].set_ylim(-2, 102)
+    x, y = scalars(run, "train/entropy_loss", "tb/sb3")
+    axes[1].plot(x, [-v for v in y], label="policy entropy")
+    cells = 64  # N-Queens: 64 cells of 3 tokens
+    axes[1].axhline(cells * math.log(3), color="gray", linestyle="--", label="uniform policy (64 ln 3)")
+    axes[1].legend(fontsize=7)
+    for ax, tag in ((axes[2], "train/approx_kl"), (axes[3], "train/clip_fraction")):
+        ax.plot(*scalars(run, tag, "tb/sb3"))
+    titles = ("test valid %", "entropy of the answer (nats, summed over cells)", "approx. KL per update",
+              "clip fraction")
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"PPO from scratch: {run.name}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"figure: {out}")
 
 
 if __name__ == "__main__":
