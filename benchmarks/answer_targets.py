@@ -76,12 +76,15 @@ def plot(by_target: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from dis_rl.plot_axes import count_axis
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     colours = {"label": "tab:gray", "canonical": "tab:blue", "nearest": "tab:red"}
     for target, runs in by_target.items():
         for i, (_, evals, _) in enumerate(sorted(runs, key=lambda r: r[0])):
             calls = [e["network_calls"] for e in evals]
-            label = f"{target} (seeds {', '.join(str(s) for s, _, _ in runs)})" if i == 0 else None
+            seeds = ", ".join(str(s) for s, _, _ in runs)
+            label = f"{target} (seed{'s' if len(runs) > 1 else ''} {seeds})" if i == 0 else None
             axes[0].plot(calls, [100 * e["valid"] for e in evals], "o-", color=colours.get(target), ms=3,
                          alpha=0.85, label=label)
             several = [(c, 100 * e["valid_by_answers"]["several"]["valid"]) for c, e in zip(calls, evals)
@@ -92,6 +95,7 @@ def plot(by_target: dict, path: str) -> None:
         ax.set_title(title)
         ax.set_xlabel("network calls (the no-grad rollouts of 'nearest' included)")
         ax.set_ylim(0, 102)
+        count_axis(ax)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("valid %")
     axes[0].legend(fontsize=8, loc="lower right")
