@@ -192,7 +192,8 @@ def run_supervised(run: RunConfig, run_dir: Path, progress: bool) -> ArmRun:
     # Env steps of a supervised arm: refinement steps of training puzzles (batches x batch size x
     # N_sup; for TRM with halting, the schedule's upper bound).
     per_batch = run.train.batch_size * run.train.supervision_steps
-    evals = [{**{k: e[k] for k in ("network_calls", "train_s", "valid", "exact")}, "env_steps": e["batch"] * per_batch}
+    evals = [{**{k: e[k] for k in ("network_calls", "train_s", "valid", "exact", "valid_by_answers") if k in e},
+              "env_steps": e["batch"] * per_batch}
              for e in read_jsonl(run_dir / "eval_log.jsonl")]
     schedule = float(method.calls_per_example())
     return ArmRun(evals, schedule, float(realised() or schedule) if realised else schedule,
