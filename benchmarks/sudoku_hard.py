@@ -1,6 +1,6 @@
 """A Sudoku checkpoint on harder puzzles than it trained on (docs/results/sudoku_hard.md).
 
-    OMP_NUM_THREADS=1 python benchmarks/sudoku_hard.py --checkpoint sudoku_cpu_dis --views 8 \\
+    OMP_NUM_THREADS=1 python benchmarks/sudoku_hard.py --checkpoint sudoku_cpu --views 8 \\
         --minimal 200 --hard ../shared/data/sudoku_hard/magictour_top1465.csv --out docs/results/sudoku_hard.md
 
 Sets: the checkpoint's own test puzzles; ``--minimal`` generated minimal puzzles (``data.blanks: 0``,
@@ -37,7 +37,7 @@ def ratings_of(puzzles) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default="sudoku_cpu_dis")
+    parser.add_argument("--checkpoint", default="sudoku_cpu")
     parser.add_argument("--views", type=int, default=8)
     parser.add_argument("--minimal", type=int, default=200, help="generated minimal puzzles (0: none)")
     parser.add_argument("--minimal-seed", type=int, default=101)

@@ -74,8 +74,10 @@ def checkpoint_names() -> list[str]:
 
 
 # Old names of shipped checkpoints, still accepted: each checkpoint is named after the config that
-# makes it (``sudoku_dis`` was made by ``sudoku_cpu_dis``; the config ``sudoku_dis`` is another model).
-CHECKPOINT_ALIASES = {"sudoku_dis": "sudoku_cpu_dis"}
+# makes it. The Sudoku checkpoint was ``sudoku_dis`` (made by the config ``sudoku_cpu_dis``; the config
+# ``sudoku_dis`` is another model), then ``sudoku_cpu_dis``; it is now ``sudoku_cpu``, retrained by
+# the config of that name.
+CHECKPOINT_ALIASES = {"sudoku_dis": "sudoku_cpu", "sudoku_cpu_dis": "sudoku_cpu"}
 
 
 def shipped_checkpoint(name: str) -> Path | None:

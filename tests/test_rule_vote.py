@@ -80,9 +80,11 @@ def test_sudoku_cache_dir_follows_the_env_var(tmp_path, monkeypatch):
 def test_old_checkpoint_name_still_resolves():
     from dis_rl.resources import checkpoint_of_config, shipped_checkpoint
 
-    assert shipped_checkpoint("sudoku_dis") == shipped_checkpoint("sudoku_cpu_dis") is not None
-    assert checkpoint_of_config("sudoku_cpu_dis") == "sudoku_cpu_dis"
-    assert checkpoint_of_config("sudoku_dis") is None  # the big Sudoku-Extreme config made no shipped checkpoint
+    assert shipped_checkpoint("sudoku_dis") == shipped_checkpoint("sudoku_cpu_dis") == shipped_checkpoint("sudoku_cpu")
+    assert shipped_checkpoint("sudoku_cpu") is not None
+    assert checkpoint_of_config("sudoku_cpu") == "sudoku_cpu"
+    assert checkpoint_of_config("sudoku_cpu_dis") is None  # old names resolve, but those configs made no checkpoint
+    assert checkpoint_of_config("sudoku_dis") is None  # the big Sudoku-Extreme config
 
 
 def test_cell_vote_adds_the_majority_board(sudoku):
