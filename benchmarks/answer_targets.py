@@ -13,17 +13,18 @@ Runs (one thread each, the demo config, seeds S = 0, 1, 2):
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import yaml
 
+from dis_rl.runs import read_jsonl
+
 
 def read_run(run: Path) -> tuple[str, int, list[dict]]:
     """(answer target, seed, evaluation records) of a run folder."""
     cfg = yaml.safe_load((run / "config.yaml").read_text())
-    evals = [json.loads(line) for line in (run / "eval_log.jsonl").read_text().splitlines() if line.strip()]
+    evals = read_jsonl(run / "eval_log.jsonl")
     return cfg["train"].get("answer_target", "label"), int(cfg["train"]["seed"]), evals
 
 

@@ -14,8 +14,9 @@ clip fraction.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from dis_rl.runs import read_jsonl
 
 
 def scalars(run: Path, tag: str, folder: str = "tb") -> tuple[list[float], list[float]]:
@@ -49,7 +50,7 @@ def main() -> None:
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for i, name in enumerate(args.runs):
         run = Path(name)
-        evals = [json.loads(line) for line in (run / "eval_log.jsonl").read_text().splitlines() if line.strip()]
+        evals = read_jsonl(run / "eval_log.jsonl")
         steps = [e["env_steps"] for e in evals]
         colour = f"C{i}"
         axes[0].plot(steps, [100 * e["valid"] for e in evals], "o-", color=colour, label=f"{run.name}: all boards")
@@ -62,21 +63,26 @@ def main() -> None:
             ax.plot(x, y, color=colour, alpha=0.8, label=run.name)
     titles = ("test valid %", "training return per episode", "policy entropy (nats per step, summed over cells)",
               "KL(pi || pi_pretrained), test boards")
+    axes[0].set_ylim(0, 102)
+    axes[0].legend(fontsize=7)
+    finish(fig, axes, titles, args.out)
+
+
+def finish(fig, axes, titles: tuple[str, ...], out: str) -> None:
+    """Title, label and grid each panel (x: env steps), then save the figure."""
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("env steps")
         ax.grid(alpha=0.3)
-    axes[0].set_ylim(0, 102)
-    axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=110)
-    print(f"figure: {args.out}")
+    fig.savefig(out, dpi=110)
+    print(f"figure: {out}")
 
 
 def ppo_figure(run: Path, out: str, plt) -> None:
     import math
 
-    evals = [json.loads(line) for line in (run / "eval_log.jsonl").read_text().splitlines() if line.strip()]
+    evals = read_jsonl(run / "eval_log.jsonl")
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     axes[0].plot([e["env_steps"] for e in evals], [100 * e["valid"] for e in evals], "o-")
     axes[0].set_ylim(-2, 102)
@@ -89,14 +95,8 @@ def ppo_figure(run: Path, out: str, plt) -> None:
         ax.plot(*scalars(run, tag, "tb/sb3"))
     titles = ("test valid %", "entropy of the answer (nats, summed over cells)", "approx. KL per update",
               "clip fraction")
-    for ax, title in zip(axes, titles):
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("env steps")
-        ax.grid(alpha=0.3)
     fig.suptitle(f"PPO from scratch: {run.name}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    print(f"figure: {out}")
+    finish(fig, axes, titles, out)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from dis_rl.evaluate import score_predictions
 from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
 from dis_rl.puzzles.answers import answer_sets, valid_by_band
+from dis_rl.puzzles.arc_vote import check_max_aug
 from dis_rl.puzzles.base import PAD, ExampleSource, PuzzleSet, uncrop
 from dis_rl.rollout import guided_logits, rollout
 from dis_rl.runs import default_output
@@ -319,8 +320,7 @@ def sweep_checkpoint(
         check_w(float(w), "ws")
     if len(set(ws)) != len(ws):
         raise ValueError(f"ws lists a value more than once: {list(ws)}")
-    if max_aug is not None and (isinstance(max_aug, bool) or int(max_aug) != max_aug or max_aug < 1):
-        raise ValueError(f"max_aug must be an integer >= 1 (augmentations voted per test pair) or None, got {max_aug!r}")
+    check_max_aug(max_aug)
     run = load_run(checkpoint, split, device)
     model, cfg, ckpt, dev = run.model, run.cfg, run.checkpoint, run.device
     if save:  # before the sweep: an output folder that is an input or inside a checkpoint is refused

@@ -77,10 +77,9 @@ def vote_checkpoint(
     """Vote over the first `max_aug` augmentations (all if None) of every test pair of the run's ARC
     evaluation tasks; returns the `VoteResult` and writes ``submission.json`` if asked."""
     from dis_rl.evaluate import load_run
-    from dis_rl.puzzles.arc_vote import evaluate_votes
+    from dis_rl.puzzles.arc_vote import check_max_aug, evaluate_votes
 
-    if max_aug is not None and (isinstance(max_aug, bool) or int(max_aug) != max_aug or max_aug < 1):
-        raise ValueError(f"max_aug must be an integer >= 1 (augmentations voted per test pair) or None, got {max_aug!r}")
+    check_max_aug(max_aug)
 
     from dis_rl.runs import check_output, checkpoint_inputs
 
@@ -237,8 +236,8 @@ def rule_vote(model, puzzles, steps: int, step_input: str, views: int = 8, sampl
 
 
 def format_rule_vote(result: dict) -> str:
-    names = {"plain": "plain decoding", "views": "symmetry views, rules pick", "samples": "best-of-k samples, rules pick",
-             "all": "views + samples, rules pick"}
+    names = {"plain": "plain decoding", "views": "symmetry views, rules pick",
+             "samples": "best-of-k samples, rules pick", "all": "views + samples, rules pick"}
     lines = ["| decoding | rollouts | network calls / puzzle | solved % |", "|---|---:|---:|---:|"]
     for key, label in names.items():
         if key in result:

@@ -75,7 +75,8 @@ def test_compare_takes_the_suggested_checkpoint_override(tmp_path):
     from dis_rl.agents.rl_arm import register_compare_arms
 
     register_compare_arms()
-    for overrides in (["finetune.checkpoint=nqueens_dis"], ["overrides=[finetune.checkpoint=nqueens_dis, train.threads=1]"]):
+    for overrides in (["finetune.checkpoint=nqueens_dis"],
+                      ["overrides=[finetune.checkpoint=nqueens_dis, train.threads=1]"]):
         cfg, base = cmp.load_compare_config("compare_rl_nqueens", [*overrides, f"out_dir={tmp_path}"])
         by_name = {a.name: a for a in cfg.arms}
         pg = cmp.arm_run_config(cfg, by_name["PG-finetune"], 0, base)

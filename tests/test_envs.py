@@ -86,7 +86,8 @@ def test_label_solves_in_one_refine_step(env_id):
 
 
 def test_nqueens_edit_mode_masks_and_paints():
-    env = make("NQueensRefine-v0", action_mode="edit", start="blank", protocol="label_feedback", allow_test_label_feedback=True)
+    env = make("NQueensRefine-v0", action_mode="edit", start="blank", protocol="label_feedback",
+               allow_test_label_feedback=True)
     obs, info = env.reset(seed=1, options={"split": "test", "puzzle": 2})
     assert info["split"] == "test" and info["puzzle_index"] == 2
     masks = env.unwrapped.action_masks().reshape(64, 3)

@@ -18,7 +18,8 @@ from dis_rl.envs.arc import grid_action, observation_grids
 from dis_rl.envs.evaluate import evaluate_agent
 
 PAIR = {"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]}  # rotate 180
-TASK = {"train": [PAIR, {"input": [[5, 6, 7]], "output": [[7, 6, 5]]}], "test": [{"input": [[8, 9]], "output": [[9, 8]]}]}
+TASK = {"train": [PAIR, {"input": [[5, 6, 7]], "output": [[7, 6, 5]]}],
+        "test": [{"input": [[8, 9]], "output": [[9, 8]]}]}
 
 
 @pytest.fixture

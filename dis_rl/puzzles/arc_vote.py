@@ -69,6 +69,13 @@ class VoteResult:
         return f"{scores} over {self.scored_tasks} tasks ({self.scored_pairs} test pairs)"
 
 
+def check_max_aug(max_aug: int | None) -> None:
+    """Refuse a ``max_aug`` that votes over nothing (the one check of eval --vote and sweep-w --max-aug)."""
+    if max_aug is not None and (isinstance(max_aug, bool) or int(max_aug) != max_aug or max_aug < 1):
+        raise ValueError(f"max_aug must be an integer >= 1 (augmentations voted per test pair) or None, "
+                         f"got {max_aug!r}")
+
+
 def evaluate_votes(
     source: ARCAugmentedSource,
     predict_fn: PredictFn,
