@@ -29,7 +29,7 @@ class CFGAgent:
 
     Args:
         model_or_checkpoint: a `TRM`, or a checkpoint path (run folder, checkpoints folder, step
-            folder or exported folder) loaded with `dis_rl.evaluate.load_model`.
+            folder or exported folder) loaded with `dis_rl.loading.load_model`.
         w: guidance scale for every step (ignored when ``w_schedule`` is given).
         temperature: 0 decodes by argmax; above 0 each cell is drawn from ``softmax(l_w / T)``
             with the agent's own generator (seeded by ``seed``).
@@ -54,7 +54,7 @@ class CFGAgent:
         if isinstance(model_or_checkpoint, TRM):
             self.model = model_or_checkpoint.to(self.device).eval()
         elif isinstance(model_or_checkpoint, (str, Path)):
-            from dis_rl.evaluate import load_model
+            from dis_rl.loading import load_model
 
             self.model, self.config, _ = load_model(str(model_or_checkpoint), self.device)
         else:

@@ -369,7 +369,7 @@ def update(model: TRM, value_head: CarryValueHead | None, optimizer: torch.optim
 def trainable_policy(checkpoint: str) -> tuple[TRM, Any, Any, list[torch.Tensor]]:
     """The pretrained model in train mode with only its dense parameters trainable (the puzzle-embedding
     table stays frozen): ``(model, cfg, ckpt, params)``."""
-    from dis_rl.evaluate import load_model
+    from dis_rl.loading import load_model
 
     model, cfg, ckpt = load_model(checkpoint)
     model.train()

@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from dis_rl.data import puzzle_sets
-from dis_rl.evaluate import evaluate, load_model
+from dis_rl.evaluate import evaluate
+from dis_rl.loading import load_model
 from dis_rl.policy_kl import policy_kl
 
 WS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)

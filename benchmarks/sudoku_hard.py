@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dis_rl.evaluate import load_run
+from dis_rl.loading import load_run
 from dis_rl.puzzles.sudoku import generate, load_csv, puzzle_rating
 from dis_rl.vote import rule_vote
 

@@ -76,7 +76,8 @@ def _train_and_report(args: argparse.Namespace, cfg) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from dis_rl.evaluate import evaluate_checkpoint, format_table
+    from dis_rl.commands import evaluate_checkpoint
+    from dis_rl.evaluate import format_table
 
     if args.vote:  # before any work, whichever voting runs: the output is never one of the inputs
         from dis_rl.checkpoint import resolve_checkpoint
@@ -86,7 +87,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                      "--submission")
     if args.vote or args.samples:
         from dis_rl.checkpoint import read_meta, resolve_checkpoint
-        from dis_rl.vote import RULE_DOMAINS, format_rule_vote, rule_vote_checkpoint
+        from dis_rl.commands import rule_vote_checkpoint
+        from dis_rl.vote import RULE_DOMAINS, format_rule_vote
 
         if read_meta(resolve_checkpoint(args.checkpoint))["config"]["data"]["domain"] in RULE_DOMAINS:
             result = rule_vote_checkpoint(args.checkpoint, views=max(args.vote, 1), samples=args.samples,
@@ -94,7 +96,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             print(format_rule_vote(result))
             return 0
     if args.vote:
-        from dis_rl.vote import vote_checkpoint
+        from dis_rl.commands import vote_checkpoint
 
         result = vote_checkpoint(args.checkpoint, max_aug=args.vote, submission_path=args.submission,
                                  device=args.device, progress=not args.no_progress)
@@ -171,17 +173,18 @@ def _at_least(minimum: int):
 
 
 def _cmd_sweep_w(args: argparse.Namespace) -> int:
-    from dis_rl.guidance import sweep_checkpoint
+    from dis_rl.commands import sweep_checkpoint
+    from dis_rl.sweep_report import sweep_markdown
 
     result, folder = sweep_checkpoint(args.checkpoint, args.w, split=args.split, out_dir=args.out,
                                       device=args.device, max_aug=args.max_aug, progress=not args.no_progress)
-    print(result.to_markdown())
+    print(sweep_markdown(result))
     print(f"saved: {folder}/sweep_w.{{md,csv,png}} and TensorBoard scalars in {folder / 'tb'}")
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from dis_rl.figures import show_checkpoint
+    from dis_rl.commands import show_checkpoint
 
     try:
         path = show_checkpoint(args.checkpoint, args.puzzle, args.w, args.out, args.split, args.seed, args.device)
@@ -193,7 +196,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from dis_rl.export import export_checkpoint
+    from dis_rl.commands import export_checkpoint
 
     out = export_checkpoint(args.checkpoint, args.out_dir, evaluate_split=None if args.no_eval else "test")
     size = sum(p.stat().st_size for p in out.iterdir())
@@ -202,7 +205,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from dis_rl.agents.showcase import demo_showcase
+    from dis_rl.commands import demo_showcase
 
     args.config = DEMO_CONFIG
     args.run_dir = None

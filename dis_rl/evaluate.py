@@ -6,10 +6,7 @@ Every step's prediction is scored, so the curves show whether each step improves
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +19,6 @@ from dis_rl.puzzles import get_domain
 from dis_rl.puzzles.answers import answer_sets, valid_by_band
 from dis_rl.puzzles.base import PAD, Domain, PuzzleSet, uncrop, window_cells, windowed_batches
 from dis_rl.rollout import rollout
-
-SPLITS = ("train", "test")  # the splits a checkpoint's puzzles come in
 
 
 @dataclass
@@ -142,85 +137,6 @@ def format_table(result: EvalResult) -> str:
         lines += ["", "| valid answers of the puzzle | puzzles | valid % |", "|---|---:|---:|"]
         lines += [f"| {name} | {n} | {100 * v:.1f} |" for name, n, v in bands]
     return "\n".join(lines)
-
-
-def check_domain(folder: Path, domain: str, data: dict) -> None:
-    """The config's ``data.domain`` must be the domain the weights were trained on (``data.domain``
-    and its vocabulary in meta.json): an edited or mixed-up meta.json would otherwise build another
-    domain's puzzles (minutes of Sudoku generation) for a model that cannot read them."""
-    from dis_rl.checkpoint import CheckpointError
-    from dis_rl.puzzles import get_domain
-
-    trained = data.get("domain", domain)
-    try:
-        vocab = get_domain(domain).vocab_size
-    except ValueError as err:
-        raise CheckpointError(f"{folder / 'meta.json'}: {err}") from None
-    if trained != domain or vocab != data["vocab_size"]:
-        raise CheckpointError(
-            f"{folder / 'meta.json'} does not describe one model: its config says data.domain {domain!r} "
-            f"(vocabulary {vocab}) but the weights were trained on {trained!r} (vocabulary {data['vocab_size']}); "
-            "the metadata was edited or comes from another checkpoint")
-
-
-def load_model(checkpoint: str, device: torch.device | str = "cpu"):
-    """Rebuild the model of a checkpoint with its evaluation weights (the EMA when the run kept
-    one, `dis_rl.checkpoint.evaluation_state`); returns ``(model, RunConfig, Checkpoint)``."""
-    from dis_rl.checkpoint import CheckpointError, evaluation_state, load_checkpoint
-    from dis_rl.config import ConfigError, config_from_dict
-
-    ckpt = load_checkpoint(checkpoint, with_optim=False)
-    try:
-        cfg = config_from_dict(ckpt.meta["config"], source=str(ckpt.path / "meta.json"))
-        data = ckpt.meta["data"]
-        check_domain(ckpt.path, cfg.data.domain, data)
-        model = TRM(cfg.model, data["vocab_size"], data["seq_len"], data["num_puzzle_ids"])
-        model.load_state_dict(evaluation_state(ckpt)[0])
-    except (KeyError, ConfigError, RuntimeError) as err:
-        raise CheckpointError(f"{ckpt.path}: metadata or tensors do not describe a dis-rl model: {err}") from None
-    return model.to(device).eval(), cfg, ckpt
-
-
-class LoadedRun:
-    """A checkpoint made ready to use: its evaluation model on ``device``, the run config, the checkpoint,
-    and (built on first use, from the run's own data config) the ``split``'s puzzles."""
-
-    def __init__(self, model: TRM, cfg: Any, checkpoint: Any, split: str, device: torch.device) -> None:
-        self.model, self.cfg, self.checkpoint, self.split, self.device = model, cfg, checkpoint, split, device
-
-    @functools.cached_property
-    def puzzles(self) -> Any:
-        """The training `ExampleSource` (``split="train"``) or the test `PuzzleSet`, as training drew them."""
-        from dis_rl.data import build_data
-
-        train_source, test_set = build_data(self.cfg.data)
-        return train_source if self.split == "train" else test_set
-
-
-def load_run(checkpoint: str | Path, split: str = "test", device: str = "auto") -> LoadedRun:
-    """Checkpoint -> model, config and the ``split``'s puzzles: the one path behind ``eval``, ``sweep-w``,
-    ``show`` and ``eval --vote``. ``split`` is ``train`` or ``test``; ``device`` as ``train.device``."""
-    from dis_rl.device import resolve_device
-
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    dev = resolve_device(device)
-    model, cfg, ckpt = load_model(str(checkpoint), dev)
-    return LoadedRun(model, cfg, ckpt, split, dev)
-
-
-def evaluate_checkpoint(checkpoint: str, split: str = "test", device: str = "auto",
-                        progress: bool = False) -> EvalResult:
-    """``dis-rl eval``: rebuild the run's data and model and evaluate on ``split``."""
-    run = load_run(checkpoint, split, device)
-    model, cfg, dev, puzzles = run.model, run.cfg, run.device, run.puzzles
-    if not isinstance(puzzles, PuzzleSet):
-        raise ValueError("split=train needs a materialised training set; this domain augments on the fly")
-    from dis_rl.data import unique_answers
-
-    tc = cfg.train
-    return evaluate(model, puzzles, tc.supervision_steps, tc.step_input, tc.eval_batch_size, device=dev,
-                    precision=tc.precision, progress=progress, unique=unique_answers(cfg.data))
 
 
 def gather_eval(local: EvalResult | None, num_local: int, steps: int, seq_len: int, ctx: DistContext,

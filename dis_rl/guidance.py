@@ -15,12 +15,9 @@ are taken against the stored label on scored (non-PAD) cells.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,10 +27,8 @@ from dis_rl.evaluate import score_predictions
 from dis_rl.model.trm import TRM
 from dis_rl.puzzles import get_domain
 from dis_rl.puzzles.answers import answer_sets, valid_by_band
-from dis_rl.puzzles.arc_vote import check_max_aug
 from dis_rl.puzzles.base import PAD, ExampleSource, PuzzleSet, uncrop
 from dis_rl.rollout import guided_logits, rollout
-from dis_rl.runs import default_output
 
 
 def advantage_margin(
@@ -95,78 +90,6 @@ class SweepResult:
     def row(self, w: float) -> WResult | None:
         return next((r for r in self.rows if abs(r.w - w) < 1e-9), None)
 
-    def to_markdown(self) -> str:
-        has_votes = any(r.votes for r in self.rows)
-        ks = sorted(self.rows[0].votes) if has_votes else []
-        bands = [name for name, _, _ in self.rows[0].by_answers]
-        head = "| w | valid % | exact % |" + "".join(f" pass@{k} % |" for k in ks)
-        head += "".join(f" valid % ({name} answer{'' if name == '1' else 's'}) |" for name in bands)
-        head += " Hamming per step (to label) | mean margin per step | margin > 0 % (last step) |"
-        lines = [
-            f"Guidance sweep on {self.num_puzzles} {self.domain} test puzzles, {self.steps} steps "
-            "(valid/exact after the last step).",
-            "",
-            head,
-            "|" + "---:|" * (head.count("|") - 1),
-        ]
-        for r in self.rows:
-            votes = "".join(f" {100 * r.votes[k]:.1f} |" for k in ks) if has_votes else ""
-            votes += "".join(f" {100 * v:.1f} |" for _, _, v in r.by_answers)
-            lines.append(
-                f"| {r.w:g} | {100 * r.valid:.1f} | {100 * r.exact:.1f} |{votes} "
-                f"{' → '.join(f'{h:.2f}' for h in r.hamming_per_step)} | "
-                f"{' '.join(f'{m:+.3f}' for m in r.margin_per_step)} | {100 * r.positive_per_step[-1]:.1f} |"
-            )
-        lines += ["", self.verdict()]
-        return "\n".join(lines)
-
-    def per_step_markdown(self) -> str:
-        # Hamming: to the stored label; distance: to the nearest solution (docs/GUIDANCE.md).
-        lines = ["| w | step | valid % | exact % | Hamming (to label) | distance (to nearest solution) | margin "
-                 "| margin > 0 % |",
-                 "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for r in self.rows:
-            for s in range(self.steps):
-                lines.append(
-                    f"| {r.w:g} | {s + 1} | {100 * r.valid_per_step[s]:.1f} | {100 * r.exact_per_step[s]:.1f} | "
-                    f"{r.hamming_per_step[s]:.2f} | {r.distance_per_step[s]:.2f} | {r.margin_per_step[s]:+.4f} | "
-                    f"{100 * r.positive_per_step[s]:.1f} |"
-                )
-        return "\n".join(lines)
-
-    def verdict(self) -> str:
-        """Which ``w`` won, and whether the margin at ``w = 1`` pointed the same way (Prop. 4.1)."""
-        best = self.best()
-        text = f"best w: {best.w:g} (valid {100 * best.valid:.1f}%)."
-        plain = self.row(1.0)
-        if plain is None:
-            return text
-        m = plain.margin_per_step[-1]
-        direction = "raising w above 1" if m > 0 else "lowering w below 1"
-        text += (
-            f" Mean margin at w=1, last step: {m:+.4f} ({100 * plain.positive_per_step[-1]:.0f}% of cells "
-            f"positive), so the label's loss falls by {direction}"
-        )
-        if best.w == 1.0 or abs(best.valid - plain.valid) < 1e-12:
-            return text + "; accuracy did not improve away from w=1."
-        agrees = (best.w > 1) == (m > 0)
-        return text + f"; the best w {'agrees with' if agrees else 'contradicts'} that sign."
-
-    def to_csv(self) -> str:
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        header = ["w", "step", "valid", "exact", "hamming", "distance", "margin", "positive_share", "final"]
-        ks = sorted(self.rows[0].votes) if self.rows and self.rows[0].votes else []
-        out.writerow(header + [f"pass@{k}" for k in ks])
-        for r in self.rows:
-            for s in range(self.steps):
-                final = s == self.steps - 1
-                out.writerow(
-                    [r.w, s + 1, r.valid_per_step[s], r.exact_per_step[s], r.hamming_per_step[s],
-                     r.distance_per_step[s], r.margin_per_step[s], r.positive_per_step[s], int(final)]
-                    + [r.votes[k] if final else "" for k in ks]
-                )
-        return buf.getvalue()
 
 
 MAX_W = 100.0  # guidance scales used are 0-3; far above, the logits only overflow
@@ -294,50 +217,3 @@ def sweep_w(
     bar.close()
     model.train(was_training)
     return result
-
-
-def sweep_checkpoint(
-    checkpoint: str | Path,
-    ws: Sequence[float],
-    split: str = "test",
-    out_dir: str | Path | None = None,
-    device: str = "auto",
-    max_aug: int | None = 8,
-    save: bool = True,
-    progress: bool = False,
-) -> tuple[SweepResult, Path | None]:
-    """``dis-rl sweep-w``: rebuild the run's data and model, sweep, save (default
-    ``runs/sweep_w/<run name>`` under the working directory). On an ARC run's test split the sweep
-    covers the first ``max_aug`` augmentations of each test pair and also votes over them (the
-    predictor and confidence rule of ``dis-rl eval --vote``)."""
-    from dis_rl.evaluate import load_run
-    from dis_rl.runs import check_output, checkpoint_inputs
-
-    # Refused before any work or file: a sweep over nothing, or over a w that cannot be plotted.
-    if not ws:
-        raise ValueError("ws needs at least one guidance scale")
-    for w in ws:
-        check_w(float(w), "ws")
-    if len(set(ws)) != len(ws):
-        raise ValueError(f"ws lists a value more than once: {list(ws)}")
-    check_max_aug(max_aug)
-    run = load_run(checkpoint, split, device)
-    model, cfg, ckpt, dev = run.model, run.cfg, run.checkpoint, run.device
-    if save:  # before the sweep: an output folder that is an input or inside a checkpoint is refused
-        check_output(out_dir, checkpoint_inputs(checkpoint, ckpt.path), folder=True)
-    if cfg.data.domain == "arc" and split == "test":
-        from dis_rl.vote import arc_vote_source
-
-        puzzles = arc_vote_source(model, cfg)  # every augmentation: per-step numbers and votes
-    else:
-        puzzles = run.puzzles
-    tc = cfg.train
-    result = sweep_w(model, puzzles, ws, tc.supervision_steps, tc.step_input, tc.eval_batch_size, dev,
-                     tc.precision, max_aug=max_aug, progress=progress)
-    if not save:
-        return result, None
-    folder = Path(out_dir) if out_dir is not None else default_output(ckpt.path, "sweep_w")
-    from dis_rl.figures import write_sweep
-
-    write_sweep(result, folder)
-    return result, folder

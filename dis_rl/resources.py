@@ -1,5 +1,5 @@
 """What ships with dis-rl and where it lives: the experiment configs and exported checkpoints
-(found by name), and the subpackages ``dis_rl.envs`` / ``dis_rl.agents`` of a source checkout.
+(found by name).
 
 The configs live in the repository's top-level ``configs/`` folder; the wheel installs that folder
 as ``dis_rl/configs/`` (``package-dir`` in pyproject.toml), so an installed package carries them.
@@ -10,10 +10,7 @@ shipped one when no such file exists in the working directory.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from importlib.abc import MetaPathFinder
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -94,36 +91,3 @@ def checkpoint_of_config(name: str) -> str | None:
     """The shipped checkpoint a shipped config made: the one named after it, or None."""
     return name if name in checkpoint_names() else None
 
-
-# The repository's top-level folders that are installed inside the package (pyproject.toml
-# package-dir): the wheel holds dis_rl/envs and dis_rl/agents, and nothing named envs or agents.
-SUBPACKAGE_FOLDERS = ("envs", "agents")
-
-
-class _CheckoutSubpackages(MetaPathFinder):
-    """Finds ``dis_rl.envs`` / ``dis_rl.agents`` in a source checkout, where they are the
-    repository's top-level ``envs/`` and ``agents/`` folders (an editable install maps them the
-    same way); their submodules are then found through the package's ``__path__``."""
-
-    def __init__(self, folders: dict[str, Path]) -> None:
-        self.folders = folders
-
-    def find_spec(self, fullname, path, target=None):  # noqa: ANN001 (importlib's signature)
-        folder = self.folders.get(fullname)
-        if folder is None:
-            return None
-        return importlib.util.spec_from_file_location(fullname, folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-
-
-def install_checkout_finder() -> None:
-    """Make ``dis_rl.envs`` and ``dis_rl.agents`` importable when dis_rl runs from a checkout (a
-    no-op for a wheel install, whose package holds them)."""
-    root = PACKAGE_DIR.parent
-    pyproject = root / "pyproject.toml"
-    if not pyproject.is_file() or 'name = "dis-rl"' not in pyproject.read_text():
-        return
-    folders = {f"dis_rl.{name}": root / name for name in SUBPACKAGE_FOLDERS
-               if not (PACKAGE_DIR / name).is_dir() and (root / name / "__init__.py").is_file()}
-    if folders and not any(isinstance(finder, _CheckoutSubpackages) for finder in sys.meta_path):
-        sys.meta_path.append(_CheckoutSubpackages(folders))

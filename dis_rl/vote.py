@@ -8,8 +8,6 @@ part of the grid, which breaks ties between grids with equal votes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -63,35 +61,6 @@ def arc_vote_source(model, cfg):
     if len(splits.test) == 0:
         raise ConfigError("the run has no evaluation tasks (data.evaluate=train): nothing to vote on")
     return splits.test
-
-
-def vote_checkpoint(
-    checkpoint: str,
-    max_aug: int | None = None,
-    submission_path: str | Path | None = None,
-    device: str = "auto",
-    batch_size: int | None = None,
-    ks: tuple[int, ...] = (1, 2),
-    progress: bool = True,
-):
-    """Vote over the first `max_aug` augmentations (all if None) of every test pair of the run's ARC
-    evaluation tasks; returns the `VoteResult` and writes ``submission.json`` if asked."""
-    from dis_rl.evaluate import load_run
-    from dis_rl.puzzles.arc_vote import check_max_aug, evaluate_votes
-
-    check_max_aug(max_aug)
-
-    from dis_rl.runs import check_output, checkpoint_inputs
-
-    run = load_run(checkpoint, "test", device)
-    check_output(submission_path, checkpoint_inputs(checkpoint, run.checkpoint.path), "--submission")
-    model, cfg, dev = run.model, run.cfg, run.device
-    source = arc_vote_source(model, cfg)
-    tc = cfg.train
-    predict = model_predictor(model, tc.supervision_steps, tc.step_input, dev, tc.precision)
-    ks = tuple(sorted({*ks, *((max_aug,) if max_aug and max_aug > 2 else ())}))
-    return evaluate_votes(source, predict, batch_size=batch_size or tc.eval_batch_size, max_aug=max_aug,
-                          ks=ks, submission_path=submission_path, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,17 +214,3 @@ def format_rule_vote(result: dict) -> str:
             extra = f" (T={r['temperature']:g})" if "temperature" in r else ""
             lines.append(f"| {label}{extra} | {r['rollouts']} | {r['calls_per_puzzle']:,} | {100 * r['solved']:.1f} |")
     return "\n".join(lines) + f"\n{result['puzzles']} test puzzles; the rules (no label) choose among the candidates"
-
-
-def rule_vote_checkpoint(checkpoint: str, views: int = 8, samples: int = 0, temperature: float = 1.0, seed: int = 0,
-                         device: str = "auto", split: str = "test") -> dict:
-    """``dis-rl eval CKPT --vote N [--samples K]`` for Sudoku and N-Queens runs."""
-    from dis_rl.evaluate import load_run
-
-    if views < 1 or samples < 0:
-        raise ValueError(f"views must be >= 1 and samples >= 0, got views={views}, samples={samples}")
-
-    run = load_run(checkpoint, split, device)
-    tc = run.cfg.train
-    return rule_vote(run.model, run.puzzles, tc.supervision_steps, tc.step_input, views, samples, temperature, seed,
-                     tc.eval_batch_size, run.device, tc.precision, run.cfg.model.calls_per_step)

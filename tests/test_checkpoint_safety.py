@@ -12,7 +12,7 @@ from dis_rl import checkpoint
 from dis_rl.checkpoint import CheckpointError, NonFiniteWeights, load_checkpoint, read_meta, save_checkpoint
 from dis_rl.cli import main
 from dis_rl.config import config_from_dict
-from dis_rl.evaluate import load_model
+from dis_rl.loading import load_model
 from dis_rl.runs import mark_folder
 from dis_rl.train import Trainer, TrainingDiverged, train
 

@@ -134,11 +134,11 @@ def test_show_accepts_puzzle_ids_as_the_envs_name_them():
 
 def test_demo_passes_its_flags_to_the_showcase(monkeypatch, capsys):
     import dis_rl.cli as cli
-    from dis_rl.agents import showcase
+    from dis_rl import commands
 
     seen = {}
     monkeypatch.setattr(cli, "_cmd_train", lambda args: seen.setdefault("train", (args.config, args.overrides)) and 0)
-    monkeypatch.setattr(showcase, "demo_showcase", lambda **kw: seen.setdefault("showcase", kw) and "shown")
+    monkeypatch.setattr(commands, "demo_showcase", lambda **kw: seen.setdefault("showcase", kw) and "shown")
     assert main(["demo", "--no-progress", "train.max_batches=2"]) == 0
     assert seen == {"train": ("nqueens_dis", ["train.max_batches=2"]), "showcase": {"progress": False}}
     assert "shown" in capsys.readouterr().out

@@ -50,7 +50,7 @@ def test_converted_weights_are_refused_unless_still_floating_point(tmp_path, dty
     from safetensors.torch import load_file, save_file
 
     from dis_rl.checkpoint import CheckpointError, resolve_checkpoint
-    from dis_rl.evaluate import load_model
+    from dis_rl.loading import load_model
 
     copy = tmp_path / "converted"
     shutil.copytree(resolve_checkpoint("nqueens_dis"), copy)
@@ -68,7 +68,7 @@ def test_a_damaged_raw_file_of_an_ema_run_is_detected(tmp_path, tiny_overrides):
     from safetensors.torch import load_file, save_file
 
     from dis_rl.checkpoint import CheckpointError, latest_checkpoint
-    from dis_rl.evaluate import load_model
+    from dis_rl.loading import load_model
     from dis_rl.train import train
 
     cfg = load_config("nqueens_dis", [*tiny_overrides, "train.ema=0.9"])

@@ -167,8 +167,7 @@ def test_vote_evaluation_of_a_checkpoint(tmp_path, capsys):
     assert all(set(e) == {"attempt_1", "attempt_2"} for entries in written.values() for e in entries)
     # sweep-w on the ARC checkpoint votes over the same augmentations with the same predictor and
     # confidence rule as eval --vote: at w = 1 both give the same pass@k.
-    from dis_rl.guidance import sweep_checkpoint
-    from dis_rl.vote import vote_checkpoint
+    from dis_rl.commands import sweep_checkpoint, vote_checkpoint
 
     voted = vote_checkpoint(str(run), max_aug=4, progress=False)
     swept, _ = sweep_checkpoint(str(run), [1.0], max_aug=4, save=False, device="cpu")

@@ -18,7 +18,7 @@ from dis_rl.checkpoint import load_checkpoint
 from dis_rl.config import config_from_dict
 from dis_rl.data import build_data
 from dis_rl.distributed import DistContext, context_from_env, eval_indices, shard_slice
-from dis_rl.evaluate import load_model
+from dis_rl.loading import load_model
 from dis_rl.runs import read_jsonl
 from dis_rl.train import Trainer
 

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from dis_rl.config import ConfigError, config_from_dict
-from dis_rl.evaluate import evaluate, load_model
+from dis_rl.evaluate import evaluate
 from dis_rl.guidance import advantage_margin, margin_stats, parse_ws, sweep_w
+from dis_rl.loading import load_model
 from dis_rl.model.trm import TRM, ModelConfig
 from dis_rl.puzzles import nqueens
+from dis_rl.sweep_report import sweep_csv, sweep_markdown
 
 torch.set_num_threads(1)
 
@@ -72,9 +74,9 @@ def test_sweep_at_w1_matches_evaluate(nqueens_small):
     assert row.hamming_per_step == pytest.approx(reference.hamming_per_step)
     assert [r.w for r in result.rows] == [0.0, 1.0, 2.0]
     assert all(0 <= p <= 1 for r in result.rows for p in r.positive_per_step)
-    text = result.to_markdown()
+    text = sweep_markdown(result)
     assert "best w" in text and "| 2 |" in text
-    assert len(result.to_csv().strip().splitlines()) == 1 + 3 * 3
+    assert len(sweep_csv(result).strip().splitlines()) == 1 + 3 * 3
 
 
 def test_sweep_votes_on_an_arc_test_source():
@@ -97,7 +99,7 @@ def test_sweep_votes_on_an_arc_test_source():
     for row in result.rows:
         assert set(row.votes) == {1, 2}
         assert all(0 <= v <= 1 for v in row.votes.values())
-    assert "pass@1" in result.to_markdown() and "pass@1" in result.to_csv()
+    assert "pass@1" in sweep_markdown(result) and "pass@1" in sweep_csv(result)
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +152,7 @@ def test_sweep_show_and_export_commands(tiny_run, tmp_path, capsys, monkeypatch)
 
 
 def test_demo_showcase(tiny_run, tmp_path):
-    from dis_rl.agents.showcase import demo_showcase
-    from dis_rl.export import export_checkpoint
+    from dis_rl.commands import demo_showcase, export_checkpoint
 
     missing = demo_showcase(tmp_path / "nothing-here")
     assert "no reference checkpoint" in missing
@@ -172,8 +173,7 @@ def test_demo_showcase(tiny_run, tmp_path):
 
 def test_demo_showcase_shows_the_first_solved_board(tiny_run, tmp_path, monkeypatch):
     from dis_rl.agents.cfg_agent import CFGAgent
-    from dis_rl.agents.showcase import demo_showcase
-    from dis_rl.export import export_checkpoint
+    from dis_rl.commands import demo_showcase, export_checkpoint
 
     run_episode = CFGAgent.run_episode
 
@@ -208,7 +208,7 @@ def test_p_uncond_changes_training_and_is_validated(tmp_path):
 
 def test_load_run_is_the_one_checkpoint_path(tiny_run):
     from dis_rl.data import build_data
-    from dis_rl.evaluate import load_run
+    from dis_rl.loading import load_run
 
     run = load_run(tiny_run, "test", "cpu")
     _, test = build_data(run.cfg.data)

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "gymnasium", "stable_baselines3", "matplotlib", "tensorboard", "dis_rl.envs", "dis_rl.agents")
-NUMPY_ONLY = HEAVY  # the puzzle and config layers: numpy (and yaml) only
+# `import dis_rl` registers the env ids with gymnasium.register (the plugin convention), so every layer
+# may load gymnasium; what a layer must not load is torch and what sits above it.
+NUMPY_ONLY = ("torch", "stable_baselines3", "matplotlib", "tensorboard", "dis_rl.envs", "dis_rl.agents")
 ENV_LAYER = ("torch", "stable_baselines3", "matplotlib", "tensorboard", "dis_rl.agents")  # numpy + gymnasium
-TORCH_LAYER = ("gymnasium", "stable_baselines3", "matplotlib", "dis_rl.envs", "dis_rl.agents")
+TORCH_LAYER = ("stable_baselines3", "matplotlib", "dis_rl.envs", "dis_rl.agents")
 
 # layer module -> heavy modules its import must not load (a subprocess each: keep the list short)
 FORBIDDEN = {
@@ -46,3 +47,86 @@ def test_import_dis_rl_registers_the_env_ids_in_either_import_order() -> None:
         )
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "True", (first, second, out.stderr)
+
+
+def test_import_dis_rl_installs_no_import_hook() -> None:
+    """No finder of dis_rl's on sys.meta_path and gymnasium's own loader untouched: the layout is
+    what setuptools' package-dir says, visible to static tools."""
+    code = (
+        "import sys; before = list(sys.meta_path); import gymnasium, dis_rl, dis_rl.envs, dis_rl.agents; "
+        "added = [type(f).__module__ for f in sys.meta_path if f not in before]; "
+        "print(added, type(gymnasium.__spec__.loader).__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    added, loader = out.stdout.strip().rsplit(" ", 1)
+    assert added == "[]", added
+    assert not loader.startswith("dis_rl"), loader
+
+
+def _module_files() -> dict[str, Path]:
+    """Every module of the package by import name (envs/ and agents/ are dis_rl.envs / dis_rl.agents)."""
+    roots = {"dis_rl": ROOT / "dis_rl", "dis_rl.envs": ROOT / "envs", "dis_rl.agents": ROOT / "agents"}
+    files = {}
+    for prefix, folder in roots.items():
+        for path in folder.rglob("*.py"):
+            parts = list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            files[".".join([prefix, *parts])] = path
+    return files
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The project modules ``path`` imports, at module level or inside functions."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+        else:
+            continue
+        for name in names:
+            if name in modules:
+                found.add(name)
+    return found
+
+
+def test_no_module_import_cycle() -> None:
+    """Imports point down: no module reaches itself through the project's imports (function-local ones
+    included). A package's ``__init__`` importing its own submodules is not a cycle of two modules."""
+    files = _module_files()
+    modules = set(files)
+    graph = {name: {m for m in _imports(path, modules) if m != name} for name, path in files.items()}
+    # Tarjan's strongly connected components; any component of two or more modules is a cycle.
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.add(top)
+                if top == node:
+                    break
+            packages = {m for m in component if files[m].name == "__init__.py"}
+            # a package and the submodules its __init__ re-exports, importing each other by name only
+            if len(component) > 1 and not (packages and all(m.startswith(tuple(packages)) for m in component)):
+                cycles.append(sorted(component))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    assert not cycles, f"import cycles: {cycles}"

@@ -59,7 +59,7 @@ def _tree(folder: Path) -> set[str]:
 
 
 def test_outputs_of_the_shipped_checkpoint_go_to_the_working_directory(tmp_path, monkeypatch):
-    from dis_rl.figures import show_checkpoint
+    from dis_rl.commands import show_checkpoint
 
     monkeypatch.chdir(tmp_path)
     before = _tree(PACKAGE_DIR)

@@ -18,7 +18,7 @@ from dis_rl.agents.pg_finetune import (
 )
 from dis_rl.agents.rl_arm import load_rl_config, rl_config_from_dict
 from dis_rl.config import ConfigError, config_from_dict
-from dis_rl.evaluate import load_model
+from dis_rl.loading import load_model
 
 torch.set_num_threads(1)
 

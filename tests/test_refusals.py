@@ -33,8 +33,7 @@ def test_the_command_line_refuses_them_before_any_work(argv, tmp_path, monkeypat
 
 
 def test_the_library_refuses_them_before_any_file(tmp_path):
-    from dis_rl.figures import show_checkpoint
-    from dis_rl.guidance import sweep_checkpoint
+    from dis_rl.commands import show_checkpoint, sweep_checkpoint
 
     with pytest.raises(ValueError, match="finite numbers"):
         sweep_checkpoint("nqueens_dis", [1.0, float("nan")], out_dir=tmp_path / "sweep")

@@ -9,7 +9,8 @@ import torch
 from dis_rl.checkpoint import CheckpointError, load_checkpoint
 from dis_rl.cli import main
 from dis_rl.config import config_from_dict
-from dis_rl.evaluate import evaluate, load_model
+from dis_rl.evaluate import evaluate
+from dis_rl.loading import load_model
 from dis_rl.runs import read_jsonl
 from dis_rl.train import Trainer, TrainingDiverged, train
 
@@ -130,7 +131,7 @@ def test_demo_command_trains_and_reports(tiny_overrides, capsys):
 def test_ema_run_is_evaluated_with_ema_weights_everywhere(tiny_overrides, tmp_path):
     """One rule: evaluation weights are the EMA weights when the run has them (training-time
     evaluation, `load_model`/`dis-rl eval`, `export`)."""
-    from dis_rl.export import export_checkpoint
+    from dis_rl.commands import export_checkpoint
 
     cfg = config_from_dict({}, tiny_overrides + ["name=ema", "train.ema=0.5"])
     trainer = Trainer(cfg, progress=False)
