@@ -46,3 +46,17 @@ def test_import_dis_rl_registers_the_env_ids_in_either_import_order() -> None:
         )
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "True", (first, second, out.stderr)
+
+
+def test_model_package_imports_nothing_of_dis_rl_outside_itself() -> None:
+    """The backbone stands alone (as nanoGPT's model file does): no config, data or run plumbing."""
+    import ast
+
+    outside = []
+    for path in sorted((ROOT / "dis_rl" / "model").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            outside += [f"{path.name}: {n}" for n in names
+                        if n.split(".")[0] == "dis_rl" and not n.startswith("dis_rl.model")]
+    assert not outside, outside
