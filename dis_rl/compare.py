@@ -26,7 +26,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from dis_rl.arms import ARM_KINDS, ARM_LOADERS, ArmRun, register_arm_kind  # noqa: F401 (re-exported)
-from dis_rl.config import ConfigError, RunConfig, _build, apply_overrides, load_config, locate_config, read_yaml
+from dis_rl.config import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    build_dataclass,
+    load_config,
+    locate_config,
+    read_yaml,
+)
 from dis_rl.runs import check_creatable, check_not_foreign, check_run_name, folder_lock, is_marked, mark_folder
 
 
@@ -129,8 +137,8 @@ def load_compare_config(path: str | Path, overrides: list[str] | None = None) ->
     try:
         if not isinstance(arms, list):
             raise ConfigError(f"arms: expected a list of arms, got {type(arms).__name__}")
-        cfg = _build(CompareConfig, data, "")
-        cfg.arms = [_build(Arm, arm, f"arms[{i}]") for i, arm in enumerate(arms)]
+        cfg = build_dataclass(CompareConfig, data, "")
+        cfg.arms = [build_dataclass(Arm, arm, f"arms[{i}]") for i, arm in enumerate(arms)]
         cfg.validate()
         for item in cfg.overrides:
             if not any(_takes(arm.kind, item) for arm in cfg.arms):
