@@ -37,9 +37,9 @@ from dis_rl.puzzles.arc_augment import CropSpec
 from dis_rl.puzzles.solver_order import solver_of
 from dis_rl.runs import check_run_name
 
-# Training methods `TrainConfig.validate` accepts; `dis_rl.train.register_method` adds to it (the
-# registry of classes lives above this layer, the names here so a config names a bad one at load).
-METHOD_NAMES: set[str] = {"dis", "trm"}
+# Training methods `TrainConfig.validate` accepts: the names of `dis_rl.train.loop.METHODS` (the table of
+# classes lives above this layer, with torch; the names here so a config names a bad one at load).
+METHOD_NAMES = ("dis", "trm")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 DEVICE_NAMES = "auto, cpu, mps, cuda or cuda:N"
 
