@@ -48,7 +48,7 @@ def _data_stats(target: str, num_aug: int, strict: bool, seed: int, multiple_sol
 
 
 def sudoku_csv_stats(path: str, strict: bool = False, multiple_solutions: str = "reject") -> str:
-    from dis_rl.puzzles.sudoku import _histogram, load_csv
+    from dis_rl.puzzles.sudoku import histogram, load_csv
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"Sudoku CSV {path} does not exist")
@@ -62,7 +62,7 @@ def sudoku_csv_stats(path: str, strict: bool = False, multiple_solutions: str = 
         f"Sudoku CSV {path}: {report.read} rows, {report.loaded} valid, {report.num_bad} bad; "
         f"unique solutions {unique}",
         f"  givens per puzzle: {spread}",
-        f"  rating histogram (solver backtracks): {_histogram(rating[rating >= 0]) if len(rating) else {}}",
+        f"  rating histogram (solver backtracks): {histogram(rating[rating >= 0]) if len(rating) else {}}",
     ]
     if report.num_bad:
         lines.append("\n".join(str(report).splitlines()[1:]))
