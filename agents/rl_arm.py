@@ -18,6 +18,8 @@ import yaml
 from dis_rl import runs
 from dis_rl.agents.pg_finetune import PGArgs, finetune, pretraining_cost
 from dis_rl.agents.ppo_scratch import PPOArgs, train_ppo
+from dis_rl.arms import ArmRun
+from dis_rl.checkpoint import CheckpointError, read_meta, resolve_checkpoint
 from dis_rl.config import ConfigError, apply_overrides, build_config, locate_config, read_yaml
 
 ARMS = ("ppo_scratch", "pg_finetune")
@@ -58,8 +60,6 @@ SECTIONS = {"ppo_scratch": "ppo", "pg_finetune": "finetune"}  # the section each
 
 def _check_pretrained(checkpoint: str) -> None:
     """Fail before any work when the checkpoint to fine-tune is missing, saying how to get one."""
-    from dis_rl.checkpoint import CheckpointError, resolve_checkpoint
-
     try:
         resolve_checkpoint(checkpoint)
     except CheckpointError as err:
@@ -103,7 +103,7 @@ def run_rl(cfg: RLConfig, run_dir: str | Path | None = None, overwrite: bool = F
 # -- `dis-rl compare` arms --------------------------------------------------------------------------
 
 def load_arm(path: Path, overrides: list[str], seed: int, budget, eval_points: int) -> RLConfig:
-    """The compare loader: the RL config with the comparison's seed and budget."""
+    """The compare loader (`dis_rl.arms.ARM_LOADERS`): the RL config with the comparison's seed and budget."""
     forced = [f"seed={seed}"]
     if budget.network_calls:
         every = max(1, -(-budget.network_calls // eval_points))
@@ -118,17 +118,16 @@ def load_arm(path: Path, overrides: list[str], seed: int, budget, eval_points: i
     return load_rl_config(path, [*overrides, *forced])
 
 
-def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
-    from dis_rl.arms import ArmRun
+load_arm.keys = {f.name for f in dataclasses.fields(RLConfig)}  # what compare's shared overrides may set
 
+
+def run_arm(cfg: RLConfig, run_dir: Path, progress: bool) -> ArmRun:
     records = run_rl(cfg, run_dir, progress=progress)
     # A fine-tuned arm starts where its pretraining ended: its curve is drawn after the
     # pretraining's network calls, env steps (examples x N_sup) and training seconds.
     calls0 = steps0 = 0
     seconds0 = 0.0
     if cfg.arm == "pg_finetune":
-        from dis_rl.checkpoint import read_meta, resolve_checkpoint
-
         folder = resolve_checkpoint(cfg.finetune.checkpoint)
         calls0, seconds0, steps0 = pretraining_cost(read_meta(folder), str(folder))
     evals = [{"network_calls": calls0 + r["network_calls"], "train_s": seconds0 + r["train_s"], "valid": r["valid"],
@@ -137,11 +136,3 @@ def run_arm(cfg: RLConfig, run_dir: Path, progress: bool):
     per_step = last["network_calls"] / max(last["env_steps"], 1)  # calls per env step, acting and learning
     start = {"network_calls": calls0, "train_s": seconds0, "env_steps": steps0}
     return ArmRun(evals, per_step, per_step, records[-1].get("parameters", 0), start)
-
-
-def register_compare_arms() -> None:
-    from dis_rl.arms import register_arm_kind
-
-    load_arm.keys = {f.name for f in dataclasses.fields(RLConfig)}  # what compare's shared overrides may set
-    for kind in ARMS:
-        register_arm_kind(kind, run_arm, load_arm)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dis_rl.puzzles.sudoku import _histogram, generate_with_report, load_csv, puzzle_rating
+from dis_rl.puzzles.sudoku import generate_with_report, histogram, load_csv, puzzle_rating
 
 
 def main() -> None:
@@ -49,14 +49,14 @@ def main() -> None:
         print(f"{label}: {args.num} puzzles in {seconds:.0f} s ({args.num / seconds * 60:.1f} puzzles/min, "
               f"{args.workers} worker(s)); rating median {np.median(ratings):.0f}, min {ratings.min()}, max "
               f"{ratings.max()}; reached the target {np.mean(ratings >= args.target_rating):.0%}; "
-              f"histogram {_histogram(ratings)}")
+              f"histogram {histogram(ratings)}")
     if args.hard and Path(args.hard).is_file():
         hard, _ = load_csv(args.hard)
         idx = np.sort(np.random.default_rng(0).choice(len(hard), size=min(args.hard_sample, len(hard)), replace=False))
         ratings = np.array([puzzle_rating((hard.inputs[i].astype(int) - 1).tolist()) for i in idx])
         rows[f"{Path(args.hard).stem} (sample of {len(idx)})"] = ratings
         print(f"{Path(args.hard).stem}, seeded sample of {len(idx)}: rating median {np.median(ratings):.0f}; "
-              f"histogram {_histogram(ratings)}")
+              f"histogram {histogram(ratings)}")
     if args.figure:
         import matplotlib
 

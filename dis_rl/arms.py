@@ -1,13 +1,13 @@
-"""The arm kinds `dis-rl compare` can run, by name: each a runner that trains one arm x seed and returns
-its `ArmRun`. Below both the comparison and the agents, so the RL arms (`dis_rl.agents.rl_arm`) register their
-kinds without importing the comparison above them."""
+"""The arm kinds `dis-rl compare` can run, as one plain table: kind -> the runner that trains one arm x
+seed and returns its `ArmRun`. Below both the comparison and the agents: the table names its runners as
+``"module:function"`` strings, imported when an arm of that kind runs, so this layer imports neither the
+comparison nor the RL arms (torch, SB3) above it."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 
 @dataclass
@@ -23,15 +23,26 @@ class ArmRun:
     start: dict = field(default_factory=dict)
 
 
-ARM_KINDS: dict[str, Callable[[Any, Path, bool], ArmRun]] = {}  # dis_rl.compare adds dis and trm
-# Arm kinds whose config is not a train config: ``loader(path, overrides, seed, budget, eval_points)``
-# returns the arm's resolved config (with ``name``, ``seed`` and ``to_dict()``).
-ARM_LOADERS: dict[str, Callable] = {}
+# kind -> ``runner(run_config, run_dir, progress) -> ArmRun``. A new kind is a new row (a callable works
+# too, e.g. a test's stand-in).
+ARM_KINDS: dict[str, str | Callable] = {
+    "dis": "dis_rl.compare.arm_runs:run_supervised",
+    "trm": "dis_rl.compare.arm_runs:run_supervised",
+    "ppo_scratch": "dis_rl.agents.rl_arm:run_arm",
+    "pg_finetune": "dis_rl.agents.rl_arm:run_arm",
+}
+# Kinds whose config is not a train config: ``loader(path, overrides, seed, budget, eval_points)`` returns
+# the arm's resolved config (with ``name``, ``seed`` and ``to_dict()``); the loader's ``keys`` are the
+# top-level keys that config has (what the comparison's shared overrides may set).
+ARM_LOADERS: dict[str, str | Callable] = {
+    "ppo_scratch": "dis_rl.agents.rl_arm:load_arm",
+    "pg_finetune": "dis_rl.agents.rl_arm:load_arm",
+}
 
 
-def register_arm_kind(kind: str, runner: Callable[[Any, Path, bool], ArmRun],
-                      loader: Callable | None = None) -> None:
-    """Add an arm kind (e.g. ``rl``): ``runner(run_config, run_dir, progress) -> ArmRun``."""
-    ARM_KINDS[kind] = runner
-    if loader is not None:
-        ARM_LOADERS[kind] = loader
+def resolve(entry: str | Callable) -> Callable:
+    """A table entry's function: ``"module:function"`` imported now, a callable as it is."""
+    if callable(entry):
+        return entry
+    module, _, name = entry.partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -11,6 +11,8 @@ and readers fall back to the newest intact step when ``latest`` points at nothin
 
 Only finite weights are ever written (`NonFiniteWeights`) or read, and every reader of ``meta.json``
 goes through `read_meta`, which checks its shape and raises one `CheckpointError` naming the file.
+The writer and the readers share one module (past 400 lines) on purpose: the crash safety rests on
+the write order and the readers' fallbacks together.
 """
 
 from __future__ import annotations

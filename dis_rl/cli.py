@@ -187,13 +187,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from dis_rl.agents.rl_arm import register_compare_arms
     from dis_rl.compare import compare
 
-    register_compare_arms()  # RL arm kinds: ppo_scratch, pg_finetune
-
     compare(args.config, args.overrides, progress=not args.no_progress, fresh=args.fresh, finished=args.finished,
-            jobs=args.jobs, initializer=register_compare_arms)
+            jobs=args.jobs)
     return 0
 
 

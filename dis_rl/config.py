@@ -1,35 +1,45 @@
-"""One config system: YAML -> typed dataclasses, strict, with ``key=value`` overrides.
+"""The run config's schema: `RunConfig` (``data:``, ``model:``, ``train:``) and its one validation.
 
 Unknown or misspelled keys, wrong types and out-of-range values raise `ConfigError` naming the
-key and the file before any work starts. The resolved config is saved in every run directory.
+key and the file before any work starts (`dis_rl.config_engine` reads the YAML and builds the
+dataclasses; this module says what the keys are and which values go together). The resolved
+config is saved in every run directory; a resume may change only the train keys it names.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
-import reprlib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+# The engine's names are re-exported: `from dis_rl.config import ConfigError, read_yaml, ...` is the one
+# import path callers use.
+from dis_rl.config_engine import (  # noqa: F401
+    MAX_CONFIG_BYTES,
+    ConfigError,
+    apply_overrides,
+    build_config,
+    build_dataclass,
+    locate_config,
+    read_yaml,
+    short_repr,
+)
+
+# The model: section is the model package's own dataclass (re-exported here for configs and callers).
+from dis_rl.model.config import PRESETS, STEP_INDEX, VARIANTS, ModelConfig  # noqa: F401
 from dis_rl.puzzles.answers import ANSWER_TARGETS
+from dis_rl.puzzles.arc_augment import CropSpec
+from dis_rl.puzzles.solver_order import solver_of
 from dis_rl.runs import check_run_name
 
-
-class ConfigError(ValueError):
-    """A user-caused configuration problem (bad file, key, type or value)."""
-
-
-# Training methods `TrainConfig.validate` accepts; `dis_rl.train.register_method` adds to it (the
-# registry of classes lives above this layer, the names here so a config names a bad one at load).
-METHOD_NAMES: set[str] = {"dis", "trm"}
+# Training methods `TrainConfig.validate` accepts: the names of `dis_rl.train.loop.METHODS` (the table of
+# classes lives above this layer, with torch; the names here so a config names a bad one at load).
+METHOD_NAMES = ("dis", "trm")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 DEVICE_NAMES = "auto, cpu, mps, cuda or cuda:N"
 
@@ -38,65 +48,6 @@ def valid_device_name(name: str) -> bool:
     """Whether ``name`` is a device dis-rl runs on (checked before torch parses it, whose own error
     is a traceback); `dis_rl.device.resolve_device` then checks that it is present."""
     return DEVICE_PATTERN.fullmatch(name) is not None
-
-
-# Block variants of the backbone; dis_rl/model/layers.py says what each one is.
-VARIANTS = ("attention", "mlp", "mlp_hidden_norm")
-# How the step index enters the input (docs/TARGETS.md).
-STEP_INDEX = ("integer", "continuous")
-
-
-@dataclass
-class ModelConfig:
-    """Architecture of the TRM backbone (`dis_rl.model.TRM`); `PRESETS` holds the paper's sizes."""
-
-    hidden: int = 128
-    layers: int = 2
-    heads: int = 2
-    expansion: float = 4.0
-    variant: str = "attention"  # "attention", "mlp" (TRM's SwiGLU across tokens) or "mlp_hidden_norm"
-    cycles: int = 1  # T: cycles per refinement step, the first T-1 without gradients
-    latent_steps: int = 2  # n: latent updates per cycle
-    puzzle_emb_len: int = 16  # P: prefix positions before the grid (slot 0 holds the puzzle vector)
-    puzzle_emb_width: int = 0  # 0: hidden size; smaller saves memory on large id tables
-    puzzle_emb: bool = True  # learn one vector per puzzle id (needs num_puzzle_ids > 1)
-    step_embedding: int = 8  # step range 0..step_embedding-1 (integer: rows of the table); 0: no step index
-    step_index: str = "integer"  # integer: a learned row per step (paper) | continuous: t = s / (step_embedding - 1)
-    halting_head: bool = False
-    rope_base: float = 10000.0
-
-    def validate(self) -> None:
-        for name in ("hidden", "layers", "heads", "cycles", "latent_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.variant not in VARIANTS:
-            raise ValueError(f"model.variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
-        if self.variant == "attention" and self.hidden % self.heads:
-            raise ValueError(f"model.hidden ({self.hidden}) must be divisible by model.heads ({self.heads})")
-        if self.puzzle_emb_len < 1:
-            raise ValueError("model.puzzle_emb_len must be >= 1 (slot 0 carries the puzzle vector)")
-        if not 0 <= self.puzzle_emb_width <= self.hidden:
-            raise ValueError(f"model.puzzle_emb_width must be in [0, hidden={self.hidden}]")
-        if self.step_embedding < 0:
-            raise ValueError("model.step_embedding must be >= 0")
-        if self.step_index not in STEP_INDEX:
-            raise ValueError(f"model.step_index must be one of {STEP_INDEX}, got {self.step_index!r}")
-        if self.step_index == "continuous" and self.step_embedding < 2:
-            raise ValueError("model.step_index continuous needs model.step_embedding >= 2 (t = s / (rows - 1))")
-        for name in ("expansion", "rope_base"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"model.{name} must be > 0, got {getattr(self, name)}")
-
-    @property
-    def calls_per_step(self) -> int:
-        """Network calls per example per refinement step: ``T * (n + 1)``."""
-        return self.cycles * (self.latent_steps + 1)
-
-
-PRESETS: dict[str, dict] = {
-    "compact": {"hidden": 256, "layers": 1, "heads": 8},
-    "medium": {"hidden": 512, "layers": 2, "heads": 8},
-}
 
 
 @dataclass
@@ -167,8 +118,6 @@ class DataConfig:
             raise ValueError(f"data.multiple_solutions must be 'reject' or 'keep', got {self.multiple_solutions!r}")
         if self.domain == "arc" and not (self.sources or self.arc_dirs):
             raise ValueError("data.sources and data.arc_dirs are both empty: name at least one source of tasks")
-        from dis_rl.puzzles.arc_augment import CropSpec
-
         CropSpec(self.canvas, self.crop, self.test_crop, self.crop_step)  # checks the four keys
         if (self.evaluate == "holdout") != bool(self.holdout) and self.domain == "arc":
             raise ValueError("data.evaluate: holdout and data.holdout (task ids) go together: the listed training "
@@ -181,6 +130,9 @@ class DataConfig:
             raise ValueError(
                 f"need 1 <= data.min_queens <= data.max_queens <= 7, got {self.min_queens}..{self.max_queens}"
             )
+
+
+MAX_LISTED_TASKS = 100_000  # data.tasks / data.holdout: every public ARC set together has a few thousand
 
 
 # train keys that only one method reads; under another known method they must keep their defaults, so that
@@ -333,8 +285,6 @@ class RunConfig:
                 f"{self.train.supervision_steps + 1} (got {self.model.step_embedding})"
             )
         if self.train.method == "dis" and self.train.targets == "solver":
-            from dis_rl.puzzles.solver_order import solver_of
-
             solver_of(self.data.domain)  # ARC has no solver: a clear error now, not at the first batch
 
     def _validate_trm(self) -> None:
@@ -351,214 +301,17 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def _short(value: Any) -> str:
-    """A bounded repr for messages (a YAML alias can make a value huge)."""
-    return reprlib.repr(value)
-
-
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Check ``value`` against a dataclass field type (ints are accepted for floats)."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(annotation):
-            try:
-                return _coerce(value, option, key)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{key}: {_short(value)} does not match {annotation}")
-    if annotation is type(None):
-        if value is None:
-            return None
-        raise ConfigError(f"{key}: expected null, got {_short(value)}")
-    if origin is tuple:
-        args = typing.get_args(annotation)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {_short(value)}")
-        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if origin is list:
-        (arg,) = typing.get_args(annotation)
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {_short(value)}")
-        return [_coerce(v, arg, f"{key}[{i}]") for i, v in enumerate(value)]
-    if annotation is float:
-        if isinstance(value, str):  # YAML 1.1 reads '3e-4' (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {_short(value)}")
-        try:
-            number = float(value)
-        except OverflowError:  # an integer too large for a float
-            number = math.inf
-        if not math.isfinite(number):  # nan/inf pass every range check and then break the run
-            raise ConfigError(f"{key}: expected a finite number, got {_short(value)}")
-        return number
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {_short(value)}")
-        return value
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {_short(value)}")
-        return value
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {_short(value)}")
-        return value
-    raise AssertionError(f"unsupported config annotation {annotation} at {key}")
-
-
-def _build(cls: type, data: Any, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(map(str, set(data) - set(fields)))  # YAML keys may be numbers, dates, ...
-    if unknown:
-        where = f"{prefix}." if prefix else ""
-        import difflib
-
-        hint = difflib.get_close_matches(unknown[0], list(fields), n=1)
-        suggestion = f" (did you mean '{where}{hint[0]}'?)" if hint else ""
-        raise ConfigError(f"unknown key {where}{unknown[0]}{suggestion}; valid keys: {sorted(fields)}")
-    kwargs = {}
-    for name, value in data.items():
-        key = f"{prefix}.{name}" if prefix else name
-        annotation = hints[name]
-        if dataclasses.is_dataclass(annotation):
-            kwargs[name] = _build(annotation, value, key)
-        else:
-            kwargs[name] = _coerce(value, annotation, key)
-    return cls(**kwargs)
-
-
-def _merged(old: Any, new: Any) -> Any:
-    """``new`` laid over ``old``: mappings merge key by key (so ``model={hidden: 128}`` changes one
-    key of the section and ``model={}`` none), anything else replaces."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return {**old, **{k: _merged(old.get(k), v) for k, v in new.items()}}
-    return new
-
-
-def _set_override(tree: dict, dotted: str, raw: str) -> None:
-    parts = dotted.split(".")
-    node = tree
-    for part in parts[:-1]:
-        child = node.get(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {dotted}: {part} is not a section")
-        node[part] = node = dict(child)  # a copy: the caller's nested sections stay as they were
-    try:  # `key=` is the empty string: a shell turns `key=''` into it, and YAML would read None
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except (yaml.YAMLError, ValueError, RecursionError) as err:
-        raise ConfigError(f"override {dotted}: {raw!r} is not a YAML value ({str(err)[:200]})") from None
-    node[parts[-1]] = _merged(node.get(parts[-1]), value)
-
-
-def apply_overrides(data: dict | None, overrides: list[str] | None, example: str = "train.lr=3e-4") -> dict:
-    """A copy of ``data`` with ``section.key=value`` overrides applied (values parsed as YAML)."""
-    data = dict(data or {})
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. {example})")
-        key, raw = item.split("=", 1)
-        _set_override(data, key.strip(), raw)
-    return data
-
-
 def config_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<dict>") -> RunConfig:
     data = apply_overrides(data, overrides)
     preset = data.get("preset", "")
     if preset:
         if not isinstance(preset, str) or preset not in PRESETS:
-            raise ConfigError(f"{source}: preset must be one of {sorted(PRESETS)}, got {_short(preset)}")
+            raise ConfigError(f"{source}: preset must be one of {sorted(PRESETS)}, got {short_repr(preset)}")
         model = data.get("model") or {}
         if not isinstance(model, dict):
             raise ConfigError(f"{source}: model: expected a mapping, got {type(model).__name__}")
         data["model"] = {**PRESETS[preset], **model}
     return build_config(RunConfig, data, source)
-
-
-def build_config(cls: type, data: dict, source: str):
-    """``cls`` (a config dataclass with ``validate()``) from a mapping; any problem becomes a
-    `ConfigError` that names ``source`` (the file)."""
-    try:
-        cfg = _build(cls, data, "")
-        cfg.validate()
-    except (ConfigError, ValueError) as err:
-        raise ConfigError(f"{source}: {err}") from None
-    return cfg
-
-
-def locate_config(path: str | Path, what: str = "config file") -> Path:
-    """``path`` when it is a file, else the shipped config of that name (`dis_rl.resources`); anything
-    else is a `ConfigError` that lists the shipped names."""
-    from dis_rl.resources import config_names, shipped_config
-
-    path = Path(path)
-    if path.is_file():
-        return path
-    shipped = shipped_config(path)
-    if shipped is not None:
-        return shipped
-    raise ConfigError(f"{what} not found: {path} is neither a file nor a shipped config "
-                      f"(`dis-rl configs` lists them: {', '.join(config_names())})")
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        line = key_node.start_mark.line + 1
-        try:
-            if key in seen:
-                raise ConfigError(f"line {line}: key {key!r} is given twice (first on line {seen[key]}); keep one")
-            seen[key] = line
-        except TypeError:  # an unhashable key: the regular constructor says so
-            continue
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
-MAX_CONFIG_BYTES = 1 << 20  # a config holding every ARC task id by name is ~100 KB
-MAX_LISTED_TASKS = 100_000  # data.tasks / data.holdout: every public ARC set together has a few thousand
-
-
-def read_yaml(path: str | Path, what: str = "config file") -> dict:
-    """A YAML file's top-level mapping (``path`` or a shipped config name). A missing, empty or
-    non-UTF-8 file, bad YAML, a key given twice or a non-mapping is a `ConfigError` naming the file."""
-    path = locate_config(path, what)
-    size = path.stat().st_size
-    if size > MAX_CONFIG_BYTES:  # parsing 10 MB of YAML takes minutes in pure Python: say so at once
-        raise ConfigError(f"{path}: the {what} is {size / 2**20:.1f} MiB; configs are at most "
-                          f"{MAX_CONFIG_BYTES / 2**20:.0f} MiB (list task ids in a folder of task files instead)")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text ({err})") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
-    except (ValueError, OverflowError) as err:  # a value YAML cannot build (an integer of 5000 digits)
-        raise ConfigError(f"{path}: not valid YAML: {str(err).split(';')[0][:200]}") from None
-    if data is None:
-        raise ConfigError(f"{path}: the {what} is empty; write {{}} in it to use every default")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dis_rl.puzzles.arc import BUILTIN_SOURCES, KAGGLE_FILES, load_arc_dir, load_kaggle_with_report, source_layout
+from dis_rl.puzzles.arc_augment import data_stats as arc_stats
 from dis_rl.puzzles.load_report import SkippedItemsWarning
+from dis_rl.puzzles.sudoku import histogram, load_csv
 
 
 def data_stats(target: str, num_aug: int = 1000, strict: bool = False, seed: int = 0,
@@ -26,8 +29,6 @@ def data_stats(target: str, num_aug: int = 1000, strict: bool = False, seed: int
 def _data_stats(target: str, num_aug: int, strict: bool, seed: int, multiple_solutions: str) -> str:
     if target.endswith(".csv") or Path(target).is_file():
         return sudoku_csv_stats(target, strict=strict, multiple_solutions=multiple_solutions)
-    from dis_rl.puzzles.arc import BUILTIN_SOURCES, KAGGLE_FILES, load_arc_dir, load_kaggle_with_report, source_layout
-    from dis_rl.puzzles.arc_augment import data_stats as arc_stats
 
     lines = []
     if target not in BUILTIN_SOURCES:
@@ -48,7 +49,6 @@ def _data_stats(target: str, num_aug: int, strict: bool, seed: int, multiple_sol
 
 
 def sudoku_csv_stats(path: str, strict: bool = False, multiple_solutions: str = "reject") -> str:
-    from dis_rl.puzzles.sudoku import _histogram, load_csv
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"Sudoku CSV {path} does not exist")
@@ -62,7 +62,7 @@ def sudoku_csv_stats(path: str, strict: bool = False, multiple_solutions: str = 
         f"Sudoku CSV {path}: {report.read} rows, {report.loaded} valid, {report.num_bad} bad; "
         f"unique solutions {unique}",
         f"  givens per puzzle: {spread}",
-        f"  rating histogram (solver backtracks): {_histogram(rating[rating >= 0]) if len(rating) else {}}",
+        f"  rating histogram (solver backtracks): {histogram(rating[rating >= 0]) if len(rating) else {}}",
     ]
     if report.num_bad:
         lines.append("\n".join(str(report).splitlines()[1:]))

@@ -25,6 +25,8 @@ Everything that writes one goes through this module, so the rules hold everywher
   a torn last line (a crash mid-write) is dropped on reading, never an error.
 
 Numpy/torch-free on purpose: configs (name checks) and every command can use it.
+One module (past 400 lines) on purpose: every rule about what may be written where is in one place, so
+a new command that writes cannot miss one.
 """
 
 from __future__ import annotations

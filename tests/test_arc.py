@@ -26,7 +26,6 @@ from dis_rl.puzzles.arc import (
 )
 from dis_rl.puzzles.arc_augment import (
     LeakageError,
-    _task_grids,
     apply_augmentation,
     build_arc_splits,
     data_stats,
@@ -35,6 +34,7 @@ from dis_rl.puzzles.arc_augment import (
     plan_augmentations,
     render_tokens,
 )
+from dis_rl.puzzles.arc_source import _task_grids
 from dis_rl.puzzles.arc_vote import Ballot, evaluate_votes
 
 # Third-party data kept beside the repository (../shared/data); users of the project lack it.

@@ -41,13 +41,13 @@ def test_a_result_is_reused_only_while_its_checkpoint_and_commit_are_unchanged(t
     monkeypatch.setitem(ARM_KINDS, "fake", runner)
     arm, run, arm_dir, lines = cmp.Arm("PG", "fake", "x"), FakeRun(str(ckpt)), tmp_path / "arm", []
     for _ in range(2):
-        cmp._run_or_reuse(arm, run, arm_dir, False, False, lines.append)
+        cmp.run_or_reuse(arm, run, arm_dir, False, False, lines.append)
     assert len(trained) == 1 and "reusing" in lines[-1]
     (ckpt / "model.safetensors").write_bytes(b"a 5-batch run")  # the base checkpoint was replaced
-    cmp._run_or_reuse(arm, run, arm_dir, False, False, lines.append)
+    cmp.run_or_reuse(arm, run, arm_dir, False, False, lines.append)
     assert len(trained) == 2 and any("not reusing" in line and "checkpoint" in line for line in lines)
     monkeypatch.setattr("dis_rl.checkpoint.git_commit", lambda: "0000000")  # other code
-    cmp._run_or_reuse(arm, run, arm_dir, False, False, lines.append)
+    cmp.run_or_reuse(arm, run, arm_dir, False, False, lines.append)
     assert len(trained) == 3 and any("not reusing" in line and "the code" in line for line in lines)
 
 
@@ -72,9 +72,6 @@ def test_fine_tuning_carries_the_checkpoints_pretraining_cost(monkeypatch):
 
 
 def test_compare_takes_the_suggested_checkpoint_override(tmp_path):
-    from dis_rl.agents.rl_arm import register_compare_arms
-
-    register_compare_arms()
     for overrides in (["finetune.checkpoint=nqueens_dis"],
                       ["overrides=[finetune.checkpoint=nqueens_dis, train.threads=1]"]):
         cfg, base = cmp.load_compare_config("compare_rl_nqueens", [*overrides, f"out_dir={tmp_path}"])

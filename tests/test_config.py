@@ -65,10 +65,8 @@ def test_shipped_configs_load_strictly(path):
     """Every YAML in configs/ loads with its own strict loader, so none rots."""
     import yaml
 
-    from dis_rl.agents.rl_arm import load_rl_config, register_compare_arms
+    from dis_rl.agents.rl_arm import load_rl_config
     from dis_rl.compare import load_compare_config
-
-    register_compare_arms()  # as `dis-rl compare` does: the RL arm kinds
 
     data = yaml.safe_load(path.read_text())
     if "arms" in data:

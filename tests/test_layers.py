@@ -77,11 +77,22 @@ def _module_files() -> dict[str, Path]:
 
 
 def _imports(path: Path, modules: set[str]) -> set[str]:
-    """The project modules ``path`` imports, at module level or inside functions."""
+    """The project modules ``path`` imports when it runs, at module level or inside functions. Imports
+    under ``if TYPE_CHECKING:`` are left out: they never execute (a method's annotations may name the
+    Trainer that runs it without the method depending on the loop's code)."""
     import ast
 
+    tree = ast.parse(path.read_text())
+    def type_checking(block: ast.AST) -> bool:
+        return isinstance(block, ast.If) and "TYPE_CHECKING" in (getattr(block.test, "id", None),
+                                                                  getattr(block.test, "attr", None))
+
+    typing_only = {id(n) for block in ast.walk(tree) if type_checking(block) for stmt in block.body
+                   for n in ast.walk(stmt)}
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -130,3 +141,17 @@ def test_no_module_import_cycle() -> None:
         if name not in index:
             visit(name)
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_model_package_imports_nothing_of_dis_rl_outside_itself() -> None:
+    """The backbone stands alone (as nanoGPT's model file does): no config, data or run plumbing."""
+    import ast
+
+    outside = []
+    for path in sorted((ROOT / "dis_rl" / "model").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            outside += [f"{path.name}: {n}" for n in names
+                        if n.split(".")[0] == "dis_rl" and not n.startswith("dis_rl.model")]
+    assert not outside, outside

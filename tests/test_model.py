@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from dis_rl.model import PRESETS, TRM, ModelConfig
+from dis_rl.model.config import PRESETS, ModelConfig
 from dis_rl.model.layers import rms_norm, swiglu_width, trunc_normal_
+from dis_rl.model.trm import TRM
 
 
 def make(preset: str, vocab: int, seq_len: int = 900, **kw) -> TRM:

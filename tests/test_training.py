@@ -145,3 +145,10 @@ def test_ema_run_is_evaluated_with_ema_weights_everywhere(tiny_overrides, tmp_pa
     slim, _, _ = load_model(str(export_checkpoint(trainer.run_dir, tmp_path / "slim", evaluate_split=None)))
     for k, v in slim.state_dict().items():
         assert torch.equal(v, shadow[k])
+
+
+def test_the_method_table_and_the_config_name_the_same_methods():
+    from dis_rl.config import METHOD_NAMES
+    from dis_rl.train import METHODS
+
+    assert sorted(METHODS) == sorted(METHOD_NAMES)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dis_rl.config import VARIANTS
+from dis_rl.model.config import VARIANTS
 
 # Standard deviation of a unit normal truncated at +-2 sigma; dividing by it restores the std.
 _TRUNC2_STD = math.sqrt(

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from dis_rl.config import PRESETS, ModelConfig  # noqa: F401  (PRESETS re-exported for dis_rl.model)
+from dis_rl.model.config import ModelConfig
 from dis_rl.model.layers import Block, Linear, trunc_normal_
 
 

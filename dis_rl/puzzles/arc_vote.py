@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dis_rl.puzzles.arc import SEQ_LEN, decode_grid
-from dis_rl.puzzles.arc_augment import ARCAugmentedSource, invert_augmentation
+from dis_rl.puzzles.arc_source import ARCAugmentedSource, invert_augmentation
 from dis_rl.puzzles.base import uncrop
 
 PredictFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]

@@ -1,11 +1,6 @@
-"""Trainers: one shared loop (`Trainer`), methods registered by name (``train.method``)."""
+"""Trainers: one shared loop (`Trainer`), the methods by name (``train.method``: the table `METHODS`)."""
 
-from dis_rl.train.dis import DISMethod
-from dis_rl.train.loop import METHODS, RoundStats, Trainer, TrainingDiverged, TrainingInterrupted, register_method
-from dis_rl.train.trm import TRMMethod
-
-register_method("dis", DISMethod)
-register_method("trm", TRMMethod)
+from dis_rl.train.loop import METHODS, RoundStats, Trainer, TrainingDiverged, TrainingInterrupted
 
 
 def train(cfg, run_dir=None, resume: bool = False, progress: bool = True, overwrite: bool = False,
@@ -18,10 +13,10 @@ def train(cfg, run_dir=None, resume: bool = False, progress: bool = True, overwr
     trainer = Trainer(cfg, run_dir, progress, resume=resume, overwrite=overwrite, resume_named=resume_named)
     result = trainer.run()
     if figures and trainer.dist.is_main:
-        from dis_rl.plots import plot_run
+        from dis_rl.plots import plot_run  # matplotlib: the training layer loads it only to draw (tests/test_layers.py)
 
         plot_run(trainer.run_dir)
     return result
 
 
-__all__ = ["METHODS", "RoundStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "register_method", "train"]
+__all__ = ["METHODS", "RoundStats", "Trainer", "TrainingDiverged", "TrainingInterrupted", "train"]

@@ -77,7 +77,7 @@ class DISMethod:
                 if tc.dis_loss == "dual":  # anchor the readout before the update on the previous target
                     ce = ce + cross_entropy(out.logits_before, frames[s - 1], tc.loss, ignore)
                 loss = self.weights[s - 1] * ce.mean()
-            t.optimizer_step(loss)
+            t.optimizer_step(loss)  # dis_rl/train/optimizer.py: backward, all-reduce, NaN guard, clip, LR, EMA
             carry, previous = out.carry, out.logits_after.detach()
             losses.append(float(loss.detach()))
         n = inputs.shape[0]

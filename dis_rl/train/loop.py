@@ -30,18 +30,21 @@ from dis_rl.checkpoint import (
     save_checkpoint,
     trainer_state,
 )
-from dis_rl.config import METHOD_NAMES, ConfigError, RunConfig, record_resume, resume_changes, save_config
+from dis_rl.config import ConfigError, RunConfig, record_resume, resume_changes, save_config
 from dis_rl.data import build_data, unique_answers
 from dis_rl.device import autocast, bounded_threads, compile_blocks, memory_limit, resolve_device, to_device
 from dis_rl.evaluate import EvalResult, evaluate, gather_eval
 from dis_rl.model.trm import TRM
-from dis_rl.optim import EMA, AdamAtan2, SignSGD, schedule_factor, warmup_factor
+from dis_rl.optim import EMA
 from dis_rl.progress import BudgetBar
 from dis_rl.puzzles import get_domain
 from dis_rl.puzzles.answers import answer_sets
 from dis_rl.puzzles.load_report import SkippedItemsWarning
+from dis_rl.train.dis import DISMethod
 from dis_rl.train.method import Method, RoundStats
+from dis_rl.train.optimizer import build_optimizers, lr_factor, optimizer_step
 from dis_rl.train.stream import ExampleStream
+from dis_rl.train.trm import TRMMethod
 
 
 class TrainingDiverged(RuntimeError):
@@ -74,12 +77,8 @@ def check_batch_memory(cfg: RunConfig, seq_len: int, device: torch.device) -> No
                               f"{limit / 2**30:,.1f} GiB {device.type} memory this process may use; lower train.{key}")
 
 
-METHODS: dict[str, type] = {}
-
-
-def register_method(name: str, cls: type) -> None:
-    METHODS[name] = cls
-    METHOD_NAMES.add(name)  # so configs naming it validate
+# train.method -> its class; `dis_rl.config.METHOD_NAMES` lists the same names for validation without torch.
+METHODS: dict[str, type[Method]] = {"dis": DISMethod, "trm": TRMMethod}
 
 
 def build_model(cfg: RunConfig, vocab_size: int, seq_len: int, num_puzzle_ids: int) -> TRM:
@@ -130,18 +129,7 @@ class Trainer:
         self.stream = ExampleStream(self.train_source, tc.seed)
         self.target_rng = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
 
-        dense = self.model.dense_parameters()
-        if tc.optimizer == "adam_atan2":
-            opt: torch.optim.Optimizer = AdamAtan2(dense, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
-        else:
-            opt = torch.optim.AdamW(dense, lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
-        self.optimizers: dict[str, torch.optim.Optimizer] = {"model": opt}
-        self.base_lrs = {"model": tc.lr}
-        if self.model.puzzle_emb is not None:
-            self.optimizers["puzzle_emb"] = SignSGD(
-                self.model.puzzle_emb.parameters(), lr=tc.puzzle_emb_lr, weight_decay=tc.puzzle_emb_weight_decay
-            )
-            self.base_lrs["puzzle_emb"] = tc.puzzle_emb_lr
+        self.optimizers, self.base_lrs = build_optimizers(self.model, tc)
         self.ema = EMA(self.model, tc.ema) if tc.ema > 0 else None
         if tc.compile:
             compile_blocks(self.model.blocks)  # after the EMA copy, which stays uncompiled
@@ -172,35 +160,13 @@ class Trainer:
         return x[(slice(None),) * dim + (distributed.shard_slice(x.shape[dim], self.dist),)]
 
     def optimizer_step(self, loss: torch.Tensor) -> None:
-        """Backward, average gradients over ranks, clip, one step of every optimiser at the
-        warm-up LR, EMA; stop on NaN (decided on the global loss, so every rank stops together)."""
-        for opt in self.optimizers.values():
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        sparse = list(self.model.puzzle_emb.parameters()) if self.model.puzzle_emb is not None else []
-        global_loss = distributed.average_gradients(self.model.dense_parameters(), sparse, loss, self.dist)
-        if not torch.isfinite(global_loss):
-            raise self._diverged(f"loss became {float(global_loss)} at optimiser step {self.opt_steps} "
-                                 f"(batch {self.batches})")
-        if self.cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.dense_parameters(), self.cfg.train.grad_clip)
-        factor = self._lr_factor(self.opt_steps)
-        for name, opt in self.optimizers.items():
-            for group in opt.param_groups:
-                group["lr"] = self.base_lrs[name] * factor
-            opt.step()
-        if self.ema is not None:
-            self.ema.update(self.model)
-        self.opt_steps += 1
-
-    def _lr_factor(self, opt_step: int) -> float:
-        tc = self.cfg.train
-        progress = self.batches / max(tc.max_batches, 1)
-        return warmup_factor(opt_step, tc.warmup_steps) * schedule_factor(tc.lr_schedule, progress, tc.lr_min_ratio)
+        """One optimiser step on ``loss`` (`dis_rl.train.optimizer.optimizer_step`: backward, all-reduce,
+        NaN guard, clipping, schedule, EMA); the methods call it here, where a test can wrap it."""
+        optimizer_step(self, loss)
 
     @property
     def lr(self) -> float:
-        return self.base_lrs["model"] * self._lr_factor(max(self.opt_steps - 1, 0))
+        return self.base_lrs["model"] * lr_factor(self.cfg.train, self.batches, max(self.opt_steps - 1, 0))
 
     # -- evaluation ----------------------------------------------------------------------------
     def eval_model(self) -> TRM:
@@ -252,7 +218,7 @@ class Trainer:
             "metrics": metrics or {},
         }
 
-    def _diverged(self, what: str) -> TrainingDiverged:
+    def diverged(self, what: str) -> TrainingDiverged:
         """The NaN guard's error, naming the checkpoint that is really kept (only finite weights are
         ever written, so ``latest`` is it)."""
         kept = latest_checkpoint(self.run_dir / "checkpoints")
@@ -271,13 +237,13 @@ class Trainer:
         if self.ema is not None:
             bad = bad or not all(bool(torch.isfinite(p).all()) for p in self.ema.shadow.parameters())
         if bad:  # identical on every rank, so all stop together
-            raise self._diverged(f"the weights hold NaN or infinite values after batch {self.batches} "
+            raise self.diverged(f"the weights hold NaN or infinite values after batch {self.batches} "
                                  f"(optimiser step {self.opt_steps}) although the loss stayed finite")
         method_state = self.method.state_tensors()  # a collective for TRM under torchrun: every rank
         try:
             path = self._write_checkpoint(metrics, method_state) if self.dist.is_main else None
         except NonFiniteWeights as err:  # optimiser state: the weights were finite
-            raise self._diverged(str(err)) from None
+            raise self.diverged(str(err)) from None
         distributed.barrier(self.dist)
         return path
 
@@ -332,7 +298,7 @@ class Trainer:
             return self._run(resume)
 
     def _run(self, resume: bool) -> EvalResult:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # tensorboard is slow to load: only once a run starts
 
         tc = self.cfg.train
         if resume:

@@ -195,7 +195,7 @@ class TRMMethod:
             correct = exact_answers(out.logits_after.detach(), labels)
             bce = F.binary_cross_entropy_with_logits(q, correct.float())
             loss = ce + tc.halt_loss_weight * bce
-        t.optimizer_step(loss)
+        t.optimizer_step(loss)  # the one step DIS takes too (dis_rl/train/optimizer.py)
         s.carry = Carry(out.carry.y.clone(), out.carry.z.clone())  # own storage: refill writes into it
         s.steps += 1
         local_halt = halt_decision(q.detach(), t.shard(s.steps), t.shard(s.min_steps), self.max_steps)
