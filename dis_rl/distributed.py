@@ -86,7 +86,13 @@ def init_distributed(ctx: DistContext, device: torch.device) -> None:
 
 def shutdown_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        # Wait for every rank first: a rank that tears gloo down while a peer is still inside its
+        # last collective can abort the peer ("terminate called without an active exception"),
+        # seen once on a loaded 2-core machine.
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def shard_slice(n: int, ctx: DistContext) -> slice:
