@@ -5,11 +5,13 @@ Three pieces:
 - `BatchedMultiCategoricalDistribution`: a refine-mode action is a whole answer, ``MultiDiscrete``
   with one token per cell. SB3's stock `MultiCategoricalDistribution` builds one ``Categorical``
   per cell and loops over them in Python (900 of them for ARC), which dominates ``PPO.learn``;
-  here one ``Categorical`` over ``(B, cells, vocab)`` does the same maths in a few tensor ops
-  (log-prob and entropy summed over cells, exactly as the stock one).
+  here one table of log-probabilities ``(B, vocab, cells)`` does the same maths in a few tensor
+  ops (log-prob and entropy summed over cells, as the stock one).
 - `TRMFeaturesExtractor`: embeds the integer tokens of the Dict observation (``input``, ``answer``,
   ``step``; never one-hot floats) and runs them through the backbone's `dis_rl.model.layers.Block`
-  stack; it returns per-position features ``(B, 1 + cells, hidden)`` (position 0 carries the step).
+  stack; it returns per-cell features ``(B, cells, hidden)`` (the step's embedding is added to every
+  cell rather than given a position of its own: a position in front would cost a concatenation
+  and a slice of the whole feature tensor, forward and backward, at every update).
 - `TRMActorCriticPolicy` (PPO, refine mode) and `TRMMaskablePolicy` (sb3-contrib MaskablePPO,
   edit mode): per-cell policy heads give ``(B, cells, vocab)`` logits, flattened cell-major, which
   is both the refine action layout and the edit action ``cell * vocab + token``; the value head
@@ -33,12 +35,15 @@ from dis_rl.model.layers import Block, Linear, trunc_normal_
 
 class BatchedMultiCategoricalDistribution(MultiCategoricalDistribution):
     """A ``MultiDiscrete`` distribution whose dimensions all have the same size (cells x vocab),
-    as normalised log-probabilities ``(B, cells, vocab)``. Subclasses SB3's so the policy code that
-    checks for a multi-categorical distribution treats it the same way.
+    as normalised log-probabilities. Subclasses SB3's so the policy code that checks for a
+    multi-categorical distribution treats it the same way.
 
-    Written with plain tensor ops rather than ``torch.distributions.Categorical``: on CPU, torch's
-    softmax over a last dimension of 3-12 tokens is slow, and sampling by Gumbel-max avoids
-    ``multinomial`` over ``B * cells`` rows."""
+    The table is kept token-major, ``(B, vocab, cells)``: on a CPU a softmax or reduction over a
+    last dimension of 3-12 tokens runs one short row at a time, while over the middle dimension it
+    runs along rows of ``cells`` contiguous values (PPO's update over 900 cells x 12 tokens: 5.4
+    vs 7.9 ms per minibatch of 64, forward and backward, one thread). Plain tensor ops rather
+    than ``torch.distributions.Categorical``; sampling by Gumbel-max avoids ``multinomial`` over
+    ``B * cells`` rows."""
 
     def __init__(self, action_dims: list[int]) -> None:
         dims = [int(d) for d in action_dims]
@@ -46,11 +51,12 @@ class BatchedMultiCategoricalDistribution(MultiCategoricalDistribution):
             raise ValueError(f"the batched distribution needs equal action dimensions, got {sorted(set(dims))}")
         super().__init__(dims)
         self.cells, self.vocab = len(dims), dims[0]
-        self.log_probs: torch.Tensor | None = None
+        self.log_probs: torch.Tensor | None = None  # (B, vocab, cells)
 
     def proba_distribution(self, action_logits: torch.Tensor) -> BatchedMultiCategoricalDistribution:
-        logits = action_logits.reshape(-1, self.cells, self.vocab)
-        self.log_probs = logits - logits.logsumexp(dim=-1, keepdim=True)
+        # Cell-major logits (the layout SB3's stock distribution splits) -> token-major table.
+        logits = action_logits.reshape(-1, self.cells, self.vocab).transpose(1, 2).contiguous()
+        self.log_probs = torch.log_softmax(logits, dim=1)
         return self
 
     def _table(self) -> torch.Tensor:
@@ -59,8 +65,8 @@ class BatchedMultiCategoricalDistribution(MultiCategoricalDistribution):
         return self.log_probs
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
-        index = actions.long().reshape(-1, self.cells, 1)
-        return self._table().gather(-1, index).squeeze(-1).sum(dim=1)
+        index = actions.long().reshape(-1, 1, self.cells)
+        return self._table().gather(1, index).sum(dim=(1, 2))
 
     def entropy(self) -> torch.Tensor:
         log_p = self._table()
@@ -69,14 +75,14 @@ class BatchedMultiCategoricalDistribution(MultiCategoricalDistribution):
     def sample(self) -> torch.Tensor:
         log_p = self._table().detach()
         uniform = torch.rand_like(log_p).clamp_(min=1e-20)
-        return (log_p - (-uniform.log()).log()).argmax(dim=-1)
+        return (log_p - (-uniform.log()).log()).max(dim=1).indices  # ~4x faster than argmax over dim 1 on a CPU
 
     def mode(self) -> torch.Tensor:
-        return self._table().argmax(dim=-1)
+        return self._table().max(dim=1).indices
 
 
 class TRMFeaturesExtractor(BaseFeaturesExtractor):
-    """Token embeddings of each cell's ``(input, answer)`` token pair, a step token in front, and
+    """Token embeddings of each cell's ``(input, answer)`` token pair plus the step's embedding, and
     ``layers`` backbone blocks (attention or the token-MLP variant). ``layers=0`` keeps only the
     embeddings (a cheap per-cell policy, used by the distribution benchmark)."""
 
@@ -95,7 +101,7 @@ class TRMFeaturesExtractor(BaseFeaturesExtractor):
                 raise ValueError(f"TRMFeaturesExtractor needs a Dict observation with {key!r}; got {observation_space}")
         cells = int(observation_space["input"].shape[0])
         vocab = int(observation_space["input"].high.max()) + 1
-        super().__init__(observation_space, features_dim=(1 + cells) * hidden)
+        super().__init__(observation_space, features_dim=cells * hidden)
         steps = int(observation_space["step"].high.max()) + 1 if max_steps is None else max_steps + 1
         self.cells, self.vocab, self.hidden, self.max_step = cells, vocab, hidden, steps - 1
         # One row per (input token, answer token) pair: a single lookup per cell (the embedding
@@ -106,21 +112,23 @@ class TRMFeaturesExtractor(BaseFeaturesExtractor):
         # the init so that no (B, cells, D) multiplication runs per forward.
         for table in (self.cell_tokens, self.step_tokens):
             trunc_normal_(table.weight, 1.0)
-        self.blocks = nn.ModuleList(Block(hidden, heads, 1 + cells, expansion, variant, 10000.0) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(hidden, heads, cells, expansion, variant, 10000.0) for _ in range(layers))
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         # SB3 hands Box observations over as floats; the values are exact small integers.
         pair = obs["input"].long() * self.vocab + obs["answer"].long()
         step = obs["step"].long().reshape(-1).clamp(0, self.max_step)
-        cells = self.cell_tokens(pair)
-        h = torch.cat([self.step_tokens(step)[:, None], cells], dim=1)
+        # index_select rather than an embedding lookup: its backward is one index_add over
+        # B * cells rows, ~2x faster on a CPU than the embedding's dense backward here.
+        cells = self.cell_tokens.weight.index_select(0, pair.reshape(-1)).reshape(*pair.shape, self.hidden)
+        h = cells + self.step_tokens(step)[:, None]
         for block in self.blocks:
             h = block(h)
         return h
 
 
 class CellHeads(nn.Module):
-    """``(B, 1 + cells, D)`` features -> flat ``(B, cells * vocab)`` logits, cell-major; small
+    """``(B, cells, D)`` features -> flat ``(B, cells * vocab)`` logits, cell-major; small
     initial weights so the first policy is close to uniform."""
 
     def __init__(self, hidden: int, vocab: int) -> None:
@@ -130,7 +138,7 @@ class CellHeads(nn.Module):
             self.proj.weight.mul_(0.01)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.proj(features[:, 1:]).flatten(1)
+        return self.proj(features).flatten(1)
 
 
 class ValueHead(nn.Module):
@@ -139,7 +147,8 @@ class ValueHead(nn.Module):
         self.proj = Linear(hidden, 1, bias=True)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.proj(features.mean(dim=1))
+        # sum / n rather than mean: mean's backward materialises a divided copy of the features.
+        return self.proj(features.sum(dim=1) / features.shape[1])
 
 
 class _IdentityLatent(nn.Module):
