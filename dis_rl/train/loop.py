@@ -4,6 +4,11 @@ checkpoints, resume and the NaN guard. Methods (DIS, TRM, ...) only say what one
 Read top to bottom: `Trainer.__init__` builds data, model and optimisers from the config;
 `Trainer.run` loops rounds until the budget is spent, logging to TensorBoard and JSONL,
 evaluating and checkpointing on schedule, and returns the final evaluation.
+
+One module of a little over 400 lines on purpose: the trainer's state (model, optimisers, EMA,
+counters, the run folder) is read by every phase of the loop, and the optimiser step it calls
+already lives apart (`dis_rl.train.optimizer`); splitting the phases would pass that state around
+instead of reading it in one place.
 """
 
 from __future__ import annotations
