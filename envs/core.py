@@ -348,6 +348,15 @@ class PuzzleDraws:
         self.position[rows] += 1
         return np.minimum((u * sizes).astype(np.int64), sizes - 1)
 
+    def draw_one(self, row: int, rng: np.random.Generator, size: int) -> int:
+        """`draw` for one row with its generator and size (the same index, without array calls)."""
+        if self.position[row] >= self.BLOCK:
+            self.buffer[row] = rng.random(self.BLOCK)
+            self.position[row] = 0
+        u = float(self.buffer[row, self.position[row]])
+        self.position[row] += 1
+        return min(int(u * size), size - 1)
+
 
 @lru_cache(maxsize=8)
 def _cached_sets(key: str, include_hidden: bool) -> tuple[PuzzleSet, PuzzleSet]:
