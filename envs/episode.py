@@ -17,6 +17,7 @@ construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ class Episodes:
     Replaced (never written) when rows start new episodes, so that they can be returned read-only
     and stay valid: ``inputs``, ``answers`` (also replaced by each action), ``extras``, ``names``,
     ``splits``, ``protocols``. Written in place: the rest. ``targets`` (a label-feedback row's first
-    answer board, unscored cells `NOT_A_TOKEN`) or ``candidates`` (bit-packed solutions, N-Queens)
+    answer board, unscored cells `NOT_A_TOKEN`) or ``candidates`` (``[K, n]`` bit-packed solutions, N-Queens)
     serve the batch distance; ``boards[i]`` (the row's ``[K, L]`` answer boards) the one-row distance.
     """
 
@@ -94,7 +95,7 @@ def episodes(task: RefineTask, n: int, one: bool = False) -> Episodes:
     tokens = _readonly(np.zeros((n, length), dtype=np.uint8))
     candidates = None
     if task.candidates is not None:
-        candidates = np.zeros((n, task.candidates["train"].shape[1]), dtype=np.uint64)
+        candidates = np.zeros((task.candidates["train"].shape[1], n), dtype=np.uint64)  # [K, n] columns
     return Episodes(
         inputs=tokens, answers=tokens,
         extras={k: _readonly(np.zeros((n, *sp.shape), dtype=sp.dtype))
@@ -120,8 +121,9 @@ def start(task: RefineTask, ep: Episodes, rows: Rows, split: str, indices: Any) 
     if isinstance(rows, int):
         row, first = rows, int(indices)
         rows, indices, everyone = slice(row, row + 1), slice(first, first + 1), True
-    else:
+    else:  # rows: distinct, ascending (as np.flatnonzero gives them); all of them as a slice, no gathers
         row, everyone = None, len(rows) == ep.n
+        rows = slice(None) if everyone else rows
     inputs = view["input"][indices]
     ep.inputs = replace_rows(ep.inputs, rows, inputs, everyone)
     for key in task.extra_keys:
@@ -149,10 +151,10 @@ def start(task: RefineTask, ep: Episodes, rows: Rows, split: str, indices: Any) 
         ep.scored[row] = max(task.seq_len - ep.unscored[row], 1)
         measure(task, ep, row)
         return
-    count = len(rows)
+    count = ep.n if everyone else len(rows)
     ep.names = replace_rows(ep.names, rows, task.name_objects[split][indices], everyone)
-    ep.splits = replace_rows(ep.splits, rows, np.full(count, split, dtype=object), everyone)
-    ep.protocols = replace_rows(ep.protocols, rows, np.full(count, protocol, dtype=object), everyone)
+    ep.splits = replace_rows(ep.splits, rows, _constant(split, count), everyone)
+    ep.protocols = replace_rows(ep.protocols, rows, _constant(protocol, count), everyone)
     ep.index[rows] = indices
     ep.pids[rows] = puzzles.puzzle_ids[indices]
     ep.evaluated[rows] = evaluated
@@ -164,7 +166,7 @@ def start(task: RefineTask, ep: Episodes, rows: Rows, split: str, indices: Any) 
         ep.attempt[rows] = [used(int(i)) + 1 for i in indices]
         return
     if ep.candidates is not None:
-        ep.candidates[rows] = task.candidates[split][indices]
+        ep.candidates[:, rows] = task.candidates[split][indices].T
     else:
         ep.targets[rows] = boards[indices, 0]
     ep.unscored[rows] = unscored[indices]
@@ -172,15 +174,22 @@ def start(task: RefineTask, ep: Episodes, rows: Rows, split: str, indices: Any) 
     measure(task, ep, rows)
 
 
+@lru_cache(maxsize=64)
+def _constant(value: str, count: int) -> np.ndarray:
+    """A read-only object array of ``count`` times ``value`` (shared: nothing writes it)."""
+    return _readonly(np.full(count, value, dtype=object))
+
+
 # -- one step ------------------------------------------------------------------------------------
 def apply(task: RefineTask, ep: Episodes, rows: Rows, actions: Any) -> None:
-    """Apply checked ``actions`` (one action for an int row, else one per row of the batch
+    """Apply checked ``actions`` (refine: `check_actions`'s fresh uint8 tokens, which the state takes
+    over; one action for an int row, else one per row of the batch
     ``actions``, of which ``rows`` are applied) to the answers. Refine: the action is the next
     answer. Edit: ``cell * vocab + token`` paints a paintable token into a free cell; a given cell
     takes only its own token back; any other (masked, see `action_masks`) action changes nothing."""
     if isinstance(rows, int):
         if task.action_mode == "refine":
-            answers = actions.astype(np.uint8)[None]  # a fresh array: the state owns it
+            answers = actions[None]  # the fresh uint8 array of check_actions(tokens=True): the state owns it
         else:
             cell, value = divmod(int(actions), task.vocab)
             if ep.fixed[rows, cell]:
@@ -192,11 +201,11 @@ def apply(task: RefineTask, ep: Episodes, rows: Rows, actions: Any) -> None:
             answers = ep.answers.copy()
             answers[rows, cell] = value
     elif task.action_mode == "refine":
-        if isinstance(rows, slice):
-            answers = actions.astype(np.uint8)
-        else:
-            answers = ep.answers.copy()
-            answers[rows] = actions[rows]
+        answers = actions  # the fresh uint8 array of check_actions(tokens=True)
+        if not isinstance(rows, slice):  # rows not stepped keep their answers
+            idle = np.ones(ep.n, dtype=bool)
+            idle[rows] = False
+            answers[idle] = ep.answers[idle]
     else:
         answers = ep.answers.copy()
         rows = np.arange(ep.n)[rows]
@@ -238,7 +247,7 @@ def measure(task: RefineTask, ep: Episodes, rows: Rows) -> Any:
     before = ep.distance[rows].copy()
     answers = ep.answers[rows]
     if ep.candidates is not None:  # no gathers of inputs and labels on the hot path
-        dist = domain.distance_to_candidates(answers, ep.candidates[rows])
+        dist = domain.distance_to_columns(answers, ep.candidates[:, rows])
     else:
         dist = row_counts(answers != ep.targets[rows]) - ep.unscored[rows]
     solved = np.zeros(len(dist), dtype=bool)

@@ -66,7 +66,7 @@ class RefineEnv(gym.Env):
         task, state = self.task, self.state
         if self._refine or not (isinstance(action, (int, np.integer)) and not isinstance(action, bool)
                                 and 0 <= action < self._high):
-            action = check_actions(task, action, None)
+            action = check_actions(task, action, None, tokens=self._refine)
         reward = episode.advance(task, state, 0, action)
         terminated, truncated = episode.ended(state, 0, task.max_steps)
         self._done = terminated or truncated

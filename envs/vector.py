@@ -114,7 +114,7 @@ class RefineVectorEnv(VectorEnv):
         if not self._started:
             raise ResetNeeded("call reset() before step()")
         task, state = self.task, self.state
-        actions = check_actions(task, actions, self.num_envs)
+        actions = check_actions(task, actions, self.num_envs, tokens=task.action_mode == "refine")
         restart = np.flatnonzero(self._autoreset)
         everyone = len(restart) == 0
         rewards = episode.advance(task, state, slice(None) if everyone else np.flatnonzero(~self._autoreset), actions)
