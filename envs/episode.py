@@ -72,6 +72,7 @@ class Episodes:
     solved: np.ndarray
     submitted: np.ndarray
     attempt: np.ndarray
+    views: dict[str, np.ndarray]  # a state of one row: 1-D views of its constant observation parts
 
     @property
     def n(self) -> int:
@@ -107,7 +108,7 @@ def episodes(task: RefineTask, n: int, one: bool = False) -> Episodes:
         candidates=candidates, boards=[None] * n, unscored=np.zeros(n, dtype=np.int64),
         scored=np.ones(n, dtype=np.int64), steps=np.zeros(n, dtype=np.int64), distance=np.zeros(n, dtype=np.int64),
         solved=np.zeros(n, dtype=bool), submitted=np.full(n, NOT_SUBMITTED, dtype=np.int8),
-        attempt=np.zeros(n, dtype=np.int64),
+        attempt=np.zeros(n, dtype=np.int64), views={},
     )
 
 
@@ -140,6 +141,7 @@ def start(task: RefineTask, ep: Episodes, rows: Rows, split: str, indices: Any) 
     if not evaluated:
         boards, unscored, counts = task.solutions(split)
     if row is not None:  # the columns of a state of one row are Python lists of plain values
+        ep.views = {"input": view["input"][first], **{k: view[k][first] for k in task.extra_keys}}
         ep.names[row], ep.splits[row], ep.protocols[row] = task.name_objects[split][first], split, protocol
         ep.index[row], ep.pids[row], ep.evaluated[row] = first, int(puzzles.puzzle_ids[first]), evaluated
         ep.steps[row], ep.solved[row], ep.submitted[row] = 0, False, NOT_SUBMITTED
@@ -332,10 +334,11 @@ def observation(task: RefineTask, ep: Episodes, row: int | None = None) -> dict[
     if row is None:
         step = np.minimum(ep.steps, task.max_steps)[:, None]
         return {"input": ep.inputs, "answer": ep.answers, "step": step, **ep.extras}
-    step = np.array([min(ep.steps[row], task.max_steps)], dtype=np.int64)
-    obs = {"input": ep.inputs[row].copy(), "answer": ep.answers[row].copy(), "step": step}
-    for key, value in ep.extras.items():
-        obs[key] = value[row].copy()
+    views = ep.views  # a state of one row: 1-D views of its input and extras
+    obs = {"input": views["input"].copy(), "answer": ep.answers[row].copy(),
+           "step": np.array([min(ep.steps[row], task.max_steps)], dtype=np.int64)}
+    for key in task.extra_keys:
+        obs[key] = views[key].copy()
     return obs
 
 

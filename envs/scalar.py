@@ -44,6 +44,7 @@ class RefineEnv(gym.Env):
         self._draws = PuzzleDraws(1)
         self._draw_rng: np.random.Generator | None = None
         self._done = True
+        self._started = False  # the env enforces the order itself (ids are registered without OrderEnforcing)
         self.state = episode.episodes(task, 1, one=True)  # one row; `dis_rl.envs.episode` holds the rules
 
     # -- Gymnasium API ---------------------------------------------------------------------------
@@ -57,12 +58,12 @@ class RefineEnv(gym.Env):
         if index is None:
             index = self._draws.draw_one(0, self.np_random, len(task.sets[split]))
         episode.start(task, self.state, 0, split, index)
-        self._done = False
+        self._done, self._started = False, True
         return episode.observation(task, self.state, 0), episode.info(self.state, 0)
 
     def step(self, action: Any):
         if self._done:
-            raise ResetNeeded("the episode has ended (solved, submitted or out of steps): call reset() before step()")
+            raise ResetNeeded(self._ended("step"))
         task, state = self.task, self.state
         if self._refine or not (isinstance(action, (int, np.integer)) and not isinstance(action, bool)
                                 and 0 <= action < self._high):
@@ -76,13 +77,18 @@ class RefineEnv(gym.Env):
         """End an evaluation episode now with the current answer as its submission; returns what
         `step` returns (reward 1.0 if correct and scored, else 0.0; ``terminated=True``)."""
         if self._done:
-            raise ResetNeeded("the episode has ended: call reset() before submit()")
+            raise ResetNeeded(self._ended("submit"))
         if not self.state.evaluated[0]:
             raise ValueError("submit() ends evaluation episodes; this episode gets label feedback "
                              "(protocol='label_feedback' or a training-split episode)")
         reward = episode.submit(self.task, self.state, 0)
         self._done = True
         return episode.observation(self.task, self.state, 0), reward, True, False, episode.info(self.state, 0)
+
+    def _ended(self, call: str) -> str:
+        if not self._started:
+            return f"call reset() before {call}()"
+        return f"the episode has ended (solved, submitted or out of steps): call reset() before {call}()"
 
     def action_masks(self) -> np.ndarray:
         """Boolean ``[cells * vocab]``: which actions change the answer (givens and padding masked)."""
@@ -91,4 +97,6 @@ class RefineEnv(gym.Env):
     def render(self):
         if self.render_mode is None:
             return None
+        if not self._started:
+            raise ResetNeeded("call reset() before render()")
         return episode.render(self.task, self.state, self.render_mode, 0)
