@@ -242,9 +242,9 @@ def collect(model: TRM, env, train_set, args: PGArgs, steps: int, step_input: st
     num_envs = args.puzzles_per_batch * args.group_size
     pool = np.arange(len(train_set)) if pool is None else pool
     puzzles = np.repeat(pool[rng.integers(0, len(pool), args.puzzles_per_batch)], args.group_size)
-    obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"split": "train", "puzzle": puzzles.tolist()})
+    obs, info = env.reset(seed=int(rng.integers(2**31)), options={"split": "train", "puzzle": puzzles.tolist()})
     inputs = torch.from_numpy(obs["input"].astype(np.int64))
-    pids = torch.from_numpy(train_set.puzzle_ids[puzzles].astype(np.int64))
+    pids = torch.from_numpy(np.asarray(info["puzzle_id"], dtype=np.int64))  # the env says which puzzle it is
     seq_len = inputs.shape[1]
     answers = torch.zeros(num_envs, steps, seq_len, dtype=torch.long)
     actions = torch.zeros_like(answers)
@@ -430,9 +430,10 @@ def finetune(args: PGArgs, run_dir: str | Path, seed: int = 0, threads: int = 1,
     num_envs = args.puzzles_per_batch * args.group_size
     env = make_refine_env(cfg.data, num_envs, max_steps=steps, success_bonus=args.success_bonus,
                           step_penalty=args.step_penalty)
-    task = env.unwrapped.task if hasattr(env, "unwrapped") else env.task
-    # The env's test split holds no label (the evaluation protocol): evaluate on the data layer's.
-    train_set, test_set = task.train, puzzle_sets(cfg.data)[1]
+    # The data layer's puzzles, the ones the env episodes over (`make_refine_env(cfg.data)`); the env's
+    # test split holds no label (the evaluation protocol), so the evaluation reads the data layer's.
+    # The agent learns about its episodes from the env's info (puzzle_id), never from the env's task.
+    train_set, test_set = puzzle_sets(cfg.data)
     value_head = CarryValueHead(cfg.model.hidden, steps) if args.baseline == "learned" else None
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     value_opt = torch.optim.Adam(value_head.parameters(), lr=args.value_lr) if value_head is not None else None

@@ -9,6 +9,10 @@ same protocol, each line then naming its ratio to them:
 - ARCLE's ``RawARCEnv`` (a scalar Gymnasium env over ARC grids): every line's ``Nx ARCLE``.
 - Jumanji's ``Sudoku-v0`` under ``jax.jit(jax.vmap(step))`` with ``AutoResetWrapper`` at the same
   batch sizes (compilation and warm-up excluded): the Sudoku lines' ``Nx Jumanji``.
+- JaxARC's ``Environment`` (JAX ARC grids, 30x30, 35 operations on a selection mask) under
+  ``jax.jit(jax.vmap(step))`` with an automatic reset at the episode's end, at the same batch sizes:
+  the ARC lines' ``Nx JaxARC``. Its tasks are built from random arrays (a stacked ``JaxArcTask``
+  buffer of 16 tasks), so it needs no dataset; its step cost does not depend on the grids' content.
 
 Scalar envs go through ``gym.make``, as SB3's DummyVecEnv and most agents use them. With
 ``--clock cpu`` a rate is steps per CPU second of this process (all its threads: JAX's included),
@@ -101,6 +105,59 @@ def jumanji_sudoku_rate(num_envs: int, seconds: float) -> float | None:
     return _rate(one, lambda: None, seconds, num_envs, finish=lambda: jax.block_until_ready(box["state"]))
 
 
+def jaxarc_rate(num_envs: int, seconds: float) -> float | None:
+    """JaxARC's ``Environment.step`` under ``jit(vmap(...))`` over ``num_envs`` episodes, each reset
+    (from its state's key) when its step ends it, as Jumanji's ``AutoResetWrapper`` does; random
+    (operation, selection) actions. stoa's ``AutoResetWrapper`` expects ``state.rng_key``, which
+    JaxARC's state calls ``key``, hence the reset written here."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        import numpy as np
+        from jaxarc.configs.main_config import JaxArcConfig
+        from jaxarc.envs.actions import create_action
+        from jaxarc.envs.environment import Environment
+        from jaxarc.types import JaxArcTask, StepType
+    except ImportError:
+        return None
+    config = JaxArcConfig()
+    data, size, tasks = np.random.default_rng(0), config.dataset.max_grid_height, 16
+    pairs = (config.dataset.max_train_pairs, config.dataset.max_test_pairs)
+
+    def task(i: int) -> JaxArcTask:
+        def grids(n: int):
+            return jnp.asarray(data.integers(0, 10, size=(n, size, size)), dtype=jnp.int32)
+
+        ones = [jnp.ones((n, size, size), dtype=bool) for n in pairs]
+        return JaxArcTask(input_grids_examples=grids(pairs[0]), input_masks_examples=ones[0],
+                          output_grids_examples=grids(pairs[0]), output_masks_examples=ones[0], num_train_pairs=3,
+                          test_input_grids=grids(pairs[1]), test_input_masks=ones[1],
+                          true_test_output_grids=grids(pairs[1]), true_test_output_masks=ones[1], num_test_pairs=1,
+                          task_index=jnp.int32(i))
+
+    buffer = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *[task(i) for i in range(tasks)])
+    env = Environment(config, buffer)
+
+    def auto_step(state, action):
+        state, timestep = env.step(state, action)
+        fresh, _ = env.reset(jax.random.split(state.key)[0])
+        done = timestep.step_type != StepType.MID
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, state), timestep
+
+    state, _ = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), num_envs))
+    step = jax.jit(jax.vmap(auto_step))
+    pool = [create_action(jax.random.randint(jax.random.PRNGKey(i), (num_envs,), 0, 35),
+                          jax.random.bernoulli(jax.random.PRNGKey(POOL + i), 0.5, (num_envs, size, size)))
+            for i in range(POOL)]
+    box = {"state": step(state, pool[0])[0]}  # compiles
+    jax.block_until_ready(box["state"])
+
+    def one(i: int) -> None:
+        box["state"], _ = step(box["state"], pool[i % POOL])
+
+    return _rate(one, lambda: None, seconds, num_envs, finish=lambda: jax.block_until_ready(box["state"]))
+
+
 def main() -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
@@ -110,7 +167,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["refine", "edit"], help="action modes")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall: elapsed time; cpu: this process's CPU time (use when other jobs share the cores)")
-    parser.add_argument("--no-peers", action="store_true", help="skip ARCLE and Jumanji")
+    parser.add_argument("--no-peers", action="store_true", help="skip ARCLE, Jumanji and JaxARC")
     args = parser.parse_args()
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -127,11 +184,27 @@ def main() -> None:
             jumanji[n] = rate
             print(f"Jumanji Sudoku-v0 jit+vmap N={n}: {rate:,.0f} steps/s", flush=True)
 
+    jaxarc: dict[int, float] = {}
+    if not args.no_peers and "ARCRefine-v0" in args.envs:
+        for n in sorted({1, *args.sizes}):
+            try:
+                rate = jaxarc_rate(n, args.seconds)
+            except Exception as err:  # an API change of an optional peer must not stop the benchmark
+                print(f"JaxARC: skipped ({type(err).__name__}: {err})", flush=True)
+                break
+            if rate is None:
+                break
+            jaxarc[n] = rate
+            print(f"JaxARC Environment jit+vmap N={n}: {rate:,.0f} steps/s", flush=True)
+
     def line(name: str, mode: str, size: int | None, rate: float) -> None:
         ratios = [f"{rate / base:.1f}x ARCLE"] if base else []
         peer = jumanji.get(1 if size is None else size)
         if name == "SudokuRefine-v0" and peer:
             ratios.append(f"{rate / peer:.1f}x Jumanji")
+        peer = jaxarc.get(1 if size is None else size)
+        if name == "ARCRefine-v0" and peer:
+            ratios.append(f"{rate / peer:.1f}x JaxARC")
         where = "scalar" if size is None else f"N={size}"
         tail = f" ({', '.join(ratios)})" if ratios else ""
         print(f"{name} {mode} {where}: {rate:,.0f} steps/s{tail}", flush=True)

@@ -58,11 +58,16 @@ def register_envs() -> None:
         module, name = target.split(":")
         # No max_episode_steps: the env owns its step limit (6 in refine mode, one per cell in
         # edit mode) and truncates itself; a TimeLimit at one fixed count would be wrong for a mode.
+        # No OrderEnforcing: the env itself raises ResetNeeded for step/render/submit before reset.
+        # No PassiveEnvChecker (two wrapper calls on every step): the test suite runs Gymnasium's
+        # full check_env on every env and mode; gym.make(id, disable_env_checker=False) adds it back.
         gym.register(
             id=env_id,
             entry_point=f"dis_rl.envs.{module}:{name}Env",
             vector_entry_point=f"dis_rl.envs.{module}:{name}VectorEnv",
             reward_threshold=REWARD_THRESHOLD,
+            order_enforce=False,
+            disable_env_checker=True,
             kwargs={**EPISODE_KWARGS, **ENV_KWARGS[env_id]},
         )
 

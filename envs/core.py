@@ -273,10 +273,11 @@ def action_error(task: RefineTask, problem: str, batch: int | None) -> ValueErro
     return ValueError(f"{problem}; expected {batch_of}{task.describe_action_space()} (shape {shape})")
 
 
-def check_actions(task: RefineTask, actions: Any, batch: int | None) -> np.ndarray:
+def check_actions(task: RefineTask, actions: Any, batch: int | None, tokens: bool = False) -> np.ndarray:
     """``actions`` as an integer array of shape ``(batch, *action_shape)`` (or the single action when
     ``batch`` is None), or a ValueError naming the expected space. Integer arrays in range pass
-    through without a copy."""
+    through without a copy; ``tokens=True`` (refine actions) returns them as a new uint8 array,
+    checked and converted in one pass."""
     shape = task.action_space.shape if batch is None else (batch, *task.action_space.shape)
     if type(actions) is np.ndarray:  # the common case: one check of shape, dtype and range
         array = actions
@@ -294,18 +295,43 @@ def check_actions(task: RefineTask, actions: Any, batch: int | None) -> np.ndarr
     if kind not in "iu":  # bool too: True/False are no tokens, though numpy would read them as 1/0
         raise action_error(task, f"action has dtype {array.dtype}, not an integer type", batch)
     high = task.vocab if task.action_mode == "refine" else task.seq_len * task.vocab
-    if not array.size:
-        return array
-    if kind == "i" and array.dtype.itemsize == 8:
-        # One pass: as unsigned, a negative value is huge, so the maximum alone checks both ends.
-        bad = array.view(np.uint64).max() >= high
-    elif kind == "u":
-        bad = array.max() >= high
+    if tokens and array.ndim == 2 and array.nbytes > LARGE_BYTES:
+        return _tokens_blockwise(task, array, high, batch)
+    if kind == "i" and array.dtype.itemsize == 8:  # the common case, inline: see `_out_of_range`
+        bad = array.size and array.view(np.uint64).max() >= high
     else:
-        bad = array.min() < 0 or array.max() >= high
+        bad = array.size and _out_of_range(array, high)
     if bad:
         raise action_error(task, f"action values must lie in [0, {high - 1}], got {array.min()}..{array.max()}", batch)
-    return array
+    return array.astype(np.uint8) if tokens else array
+
+
+BLOCK_BYTES = 1 << 18  # the block of `_tokens_blockwise` (in the cache between its two reads)
+LARGE_BYTES = 1 << 21  # a batch of actions larger than this is checked and converted block by block
+
+
+def _out_of_range(array: np.ndarray, high: int) -> bool:
+    if array.dtype.kind == "i" and array.dtype.itemsize == 8:
+        # One pass: as unsigned, a negative value is huge, so the maximum alone checks both ends.
+        return bool(array.view(np.uint64).max() >= high)
+    if array.dtype.kind == "u":
+        return bool(array.max() >= high)
+    return bool(array.min() < 0 or array.max() >= high)
+
+
+def _tokens_blockwise(task: RefineTask, array: np.ndarray, high: int, batch: int | None) -> np.ndarray:
+    """The check and the uint8 conversion of a large batch in one pass over memory: rows in blocks
+    that stay in the cache between the range check and the copy (an ARC batch of 1024 int64
+    actions is 7.4 MB, read once instead of twice)."""
+    out = np.empty(array.shape, dtype=np.uint8)
+    step = max(1, BLOCK_BYTES // max(array[0].nbytes, 1))
+    for start in range(0, len(array), step):
+        block = array[start:start + step]
+        if _out_of_range(block, high):
+            raise action_error(task, f"action values must lie in [0, {high - 1}], got {array.min()}..{array.max()}",
+                               batch)
+        np.copyto(out[start:start + step], block, casting="unsafe")
+    return out
 
 
 def pick(task: RefineTask, options: dict[str, Any] | None) -> tuple[str, int | None]:
@@ -347,6 +373,15 @@ class PuzzleDraws:
         u = self.buffer[rows, self.position[rows]]
         self.position[rows] += 1
         return np.minimum((u * sizes).astype(np.int64), sizes - 1)
+
+    def draw_one(self, row: int, rng: np.random.Generator, size: int) -> int:
+        """`draw` for one row with its generator and size (the same index, without array calls)."""
+        if self.position[row] >= self.BLOCK:
+            self.buffer[row] = rng.random(self.BLOCK)
+            self.position[row] = 0
+        u = float(self.buffer[row, self.position[row]])
+        self.position[row] += 1
+        return min(int(u * size), size - 1)
 
 
 @lru_cache(maxsize=8)

@@ -95,3 +95,16 @@ def test_spec_carries_threshold_and_the_constructor_defaults(env_id):
 
     fields = RefineTask.__dataclass_fields__
     assert {k: fields[k].default for k in EPISODE_KWARGS} == EPISODE_KWARGS
+
+
+def test_env_enforces_call_order_itself():
+    """The ids are registered without OrderEnforcing and PassiveEnvChecker (two wrapper calls a step):
+    the env raises ResetNeeded itself, and the checker comes back on request."""
+    env = gym.make("NQueensRefine-v0", render_mode="ansi", **SMALL["NQueensRefine-v0"])
+    assert env is env.unwrapped  # no wrapper at all
+    with pytest.raises(gym.error.ResetNeeded, match="before step"):
+        env.step(np.zeros(64, dtype=np.int64))
+    with pytest.raises(gym.error.ResetNeeded, match="before render"):
+        env.render()
+    checked = gym.make("NQueensRefine-v0", disable_env_checker=False, **SMALL["NQueensRefine-v0"])
+    assert type(checked).__name__ == "PassiveEnvChecker"

@@ -39,7 +39,8 @@ def label_of(env, row: int | None = None) -> np.ndarray:
     """The hidden label of the current episode (of sub-env ``row`` of a vector env), for tests. An
     evaluated split's env holds no label: it is read from a twin env made with label feedback."""
     env = env.unwrapped
-    split, index = (env._split, env._index) if row is None else (env._split_names[row], int(env._index[row]))
+    state = env.state
+    split, index = state.splits[row or 0], int(state.index[row or 0])
     if split not in env.task.scorers:
         return env.task.sets[split].labels[index]
     return labels_by_name(env.spec, split).get(env.task.names[split][index], np.zeros(env.task.seq_len, np.uint8))
@@ -245,7 +246,7 @@ def test_arc_renders_every_answer_size_in_every_mode(tmp_path, start):
         for i in range(len(ANSWER_SHAPES)):
             env.reset(options={"puzzle": i})
             for answer in (label_of(env), np.zeros(900), np.full(900, 5), np.arange(900) % 12):
-                env.unwrapped._answer = answer.astype(np.uint8)  # every answer size, well formed or not
+                env.unwrapped.state.answers = answer.astype(np.uint8)[None]  # every answer size, well formed or not
                 frame = env.render()
                 if render_mode == "rgb_array":
                     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
