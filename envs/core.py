@@ -19,6 +19,9 @@ Two protocols, because one env serves two uses that must not mix:
 
 The default (``protocol=None``) evaluates episodes on the test split and gives label feedback on the
 training split; label feedback on the test split is refused unless ``allow_test_label_feedback=True``.
+
+One module a little past 400 lines: `RefineTask` (most of it) validates every env argument in one
+place, so that each error names the argument the user gave.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ count a distance without batch machinery) or an index array / slice (a batch: ar
 shapes share every rule (which cells an edit may paint, the reward formula, when the verifier runs,
 what each info key shows), so sub-env ``i`` of a vector env equals a scalar env seeded alike by
 construction.
+
+One module a little past 400 lines on purpose: it is every rule of an episode, and splitting the
+rules again is what made two copies of them drift before.
 """
 
 from __future__ import annotations
